@@ -1,0 +1,32 @@
+# message_handling developer targets. `make test` sets up everything it needs:
+# the virtualenv (.venv) and a MariaDB server (see tools/ensure_mariadb.sh).
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: venv mariadb test demo clean clean-mariadb
+
+venv: $(VENV)/.installed
+
+# Re-installs only when a requirements file changed.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+mariadb:
+	bash tools/ensure_mariadb.sh
+
+test: venv mariadb
+	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+
+demo: venv mariadb
+	$(PYTHON) tools/demo.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
+	find . -name __pycache__ -type d -not -path './.mariadb/*' -prune -exec rm -rf {} +
+
+clean-mariadb:
+	bash tools/ensure_mariadb.sh stop
+	rm -rf .mariadb

@@ -1,0 +1,279 @@
+"""The shared fan-out engine: from a due campaign row to one row per recipient.
+
+A campaign goes through three kinds of transaction:
+1. claim: record it in mh_campaign_run, then either settle it (failed,
+   skipped, expired) or freeze its audience into mh_audience and mark it
+   running, all at once;
+2. chunk: write the next `batch_size` recipients of the audience and move the
+   resume cursor, in one transaction that first locks the run row and checks
+   that the cursor is where it was and that this instance holds the lock;
+3. the last chunk also marks the legacy row sent.
+A crash at any instant loses at most an uncommitted chunk, which is written
+again from the committed cursor: every recipient gets exactly one row.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+from mg_handling.errors import CampaignError
+from mg_handling.messages import MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery
+from mg_handling.queries import Q
+from mg_handling.targeting import Targeting, fill_audience
+from util.db import (Database, DatabaseUnavailable, QueryError, Transaction,
+                     TransientError)
+from util.lock import InstanceLock, LockLost
+
+logger = logging.getLogger(__name__)
+
+WRITES = {MESSAGE_QUEUE: Q.write_message_queue, MESSAGE_PROMOTION: Q.write_message_promotion}
+SETTLED = ("failed", "skipped", "expired")
+PRUNE_ROWS = 10000
+_ROW_KEYS_NOT_CAMPAIGN = ("run_id", "run_state", "run_fingerprint", "db_now")
+
+
+class Job(ABC):
+    """One campaign table: how to find its due rows, build, and mark them sent."""
+    name: str
+    label: str
+    table: str
+    send_time_field: str
+    due_query: str
+    mark_sent_query: str
+
+    @abstractmethod
+    def delivery(self, row: Dict[str, Any]) -> Delivery:
+        """What every recipient gets; raises CampaignError for bad input."""
+
+    def describe(self, campaign_id: Any) -> str:
+        return "%s campaign %s (%s id %s)" % (self.name, campaign_id, self.table, campaign_id)
+
+
+@dataclass(frozen=True)
+class Settings:
+    push_ahead_seconds: int
+    batch_size: int
+    max_lateness_seconds: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    targeting: Targeting
+    delivery: Delivery
+
+
+@dataclass(frozen=True)
+class Settle:
+    """A campaign that will not be sent: failed, skipped or expired, and why."""
+    state: str
+    reason: str
+
+
+@dataclass
+class PollResult:
+    done: List[int] = field(default_factory=list)
+    failed: List[int] = field(default_factory=list)
+
+
+def fingerprint(row: Dict[str, Any]) -> str:
+    """A digest of the campaign's own columns: a settled campaign is looked at
+    again only when its row changed."""
+    campaign = {key: value for key, value in row.items() if key not in _ROW_KEYS_NOT_CAMPAIGN}
+    text = json.dumps(campaign, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class FanOut:
+    """Runs the due campaigns of a job, one after the other, chunk by chunk."""
+
+    def __init__(self, db: Database, lock: InstanceLock, settings: Settings,
+                 stop: threading.Event) -> None:
+        self.db = db
+        self.lock = lock
+        self.settings = settings
+        self.stop = stop
+
+    def poll(self, job: Job) -> PollResult:
+        """One poll: every due campaign of the job is settled or fully written,
+        unless a stop is requested (then the current one resumes at next start)."""
+        with self.db.transaction() as tx:
+            rows = tx.all(job.due_query, {"ahead": self.settings.push_ahead_seconds})
+        result = PollResult()
+        for row in rows:
+            if self.stop.is_set():
+                break
+            outcome = self._handle(job, row)
+            if outcome == "done":
+                result.done.append(row["id"])
+            elif outcome == "failed":
+                result.failed.append(row["id"])
+        return result
+
+    def _handle(self, job: Job, row: Dict[str, Any]) -> Optional[str]:
+        try:
+            if row["run_state"] == "running":
+                return self._write(job, row["run_id"])
+            digest = fingerprint(row)
+            if row["run_state"] in SETTLED and row["run_fingerprint"] == digest:
+                return None
+            run_id = self._claim(job, row, digest, self._decide(job, row))
+            return self._write(job, run_id) if run_id else None
+        except (DatabaseUnavailable, TransientError, LockLost):
+            raise
+        except QueryError as error:
+            return self._fail_late(job, row, "the database refused a statement: %s" % error)
+        except Exception as error:  # a bug must fail this campaign, not the thread
+            logger.exception("%s: unexpected error", job.describe(row["id"]))
+            return self._fail_late(job, row, "internal error: %r" % error)
+
+    def _decide(self, job: Job, row: Dict[str, Any]) -> Union[Plan, Settle]:
+        try:
+            targeting = Targeting.from_row(row)
+            send_time = row[job.send_time_field]
+            if send_time <= 0:
+                raise CampaignError(job.send_time_field,
+                                    "must be a positive Unix timestamp, not %r" % send_time)
+            delivery = job.delivery(row)
+        except CampaignError as error:
+            return Settle("failed", str(error))
+        empty = targeting.empty_dimensions()
+        if empty:
+            return Settle("skipped", "%s empty: an empty target list never means everyone"
+                          % " and ".join(empty))
+        late = row["db_now"] - send_time
+        limit = self.settings.max_lateness_seconds
+        if limit and late > limit:
+            return Settle("expired", "%d s overdue, more than max_lateness_seconds %d"
+                          % (late, limit))
+        return Plan(targeting, delivery)
+
+    def _claim(self, job: Job, row: Dict[str, Any], digest: str,
+               decision: Union[Plan, Settle]) -> Optional[int]:
+        """Record the decision; for a plan, freeze the audience. Returns the run
+        to write, or None. Another instance may have got there first: the run
+        row lock makes the second one see its result."""
+        key = {"job": job.name, "campaign_id": row["id"]}
+        with self.db.transaction() as tx:
+            tx.execute(Q.ensure_run, key)
+            run = tx.one(Q.lock_run_of_campaign, key)
+            if run["state"] == "running":
+                return run["id"]
+            if run["state"] == "done" or (run["state"] in SETTLED
+                                          and run["fingerprint"] == digest):
+                return None
+            if isinstance(decision, Settle):
+                self._record(tx, run["id"], decision.state, digest, decision.reason)
+            else:
+                self._start(tx, run, digest, decision)
+        if isinstance(decision, Settle):
+            self._log_settled(job, row["id"], decision)
+            return None
+        return run["id"]
+
+    @staticmethod
+    def _record(tx: Transaction, run_id: int, state: str, digest: str, reason: str) -> None:
+        tx.execute(Q.record_outcome, {"run_id": run_id, "state": state,
+                                      "fingerprint": digest, "reason": reason[:1000]})
+
+    def _start(self, tx: Transaction, run: Dict[str, Any], digest: str, plan: Plan) -> None:
+        params = {"run_id": run["id"], "fingerprint": digest, "target": plan.delivery.target,
+                  "message": plan.delivery.to_json()}
+        if run["written"]:
+            tx.execute(Q.resume_run, params)
+            return
+        fill_audience(tx, run["id"], plan.delivery.audience, plan.targeting)
+        params.update(tx.one(Q.audience_bounds, {"run_id": run["id"]}))
+        tx.execute(Q.start_run, params)
+
+    def _log_settled(self, job: Job, campaign_id: Any, settle: Settle) -> None:
+        if settle.state == "failed":
+            logger.error("%s failed, not sent: %s", job.describe(campaign_id), settle.reason)
+        else:
+            logger.warning("%s %s, not sent: %s", job.describe(campaign_id), settle.state,
+                           settle.reason)
+
+    def _fail_late(self, job: Job, row: Dict[str, Any], reason: str) -> str:
+        """A campaign that broke while being written: recorded failed, legacy row untouched."""
+        key = {"job": job.name, "campaign_id": row["id"]}
+        with self.db.transaction() as tx:
+            tx.execute(Q.ensure_run, key)
+            run = tx.one(Q.lock_run_of_campaign, key)
+            self._record(tx, run["id"], "failed", fingerprint(row), reason)
+        self._log_settled(job, row["id"], Settle("failed", reason))
+        return "failed"
+
+    def _write(self, job: Job, run_id: int) -> Optional[str]:
+        """Write the run's remaining chunks; 'done' when the campaign is marked sent."""
+        started, rows = time.monotonic(), 0
+        while not self.stop.is_set():
+            written, over, finished = self._write_chunk(job, run_id)
+            rows += written
+            if finished:
+                self._log_done(job, finished, rows, time.monotonic() - started)
+                self._prune_audience(run_id)
+                return "done"
+            if over:
+                return None
+        return None
+
+    def _write_chunk(self, job: Job, run_id: int
+                     ) -> Tuple[int, bool, Optional[Dict[str, Any]]]:
+        """One chunk in one transaction. Returns the rows written, whether the run
+        is no longer running, and the run when this chunk finished it."""
+        with self.db.transaction() as tx:
+            run = tx.one(Q.lock_run, {"run_id": run_id, "lock_name": self.lock.name})
+            self.lock.check_holder(run["lock_holder"])
+            if run["state"] != "running":
+                return 0, True, None
+            after = run["resume_after"]
+            until = tx.one(Q.chunk_end, {"run_id": run_id, "after": after,
+                                         "batch_size": self.settings.batch_size})["chunk_end"]
+            written = 0
+            if until is not None:
+                delivery = Delivery.from_json(run["message"])
+                written = tx.execute(WRITES[delivery.target], {
+                    "run_id": run_id, "after": after, "until": until,
+                    "message_type": delivery.message_type, "from_uid": delivery.from_uid,
+                    "title": delivery.title, "content": delivery.content})
+                tx.execute(Q.advance_run, {"run_id": run_id, "until": until, "written": written})
+            if until is not None and until < run["last_audience_id"]:
+                return written, False, None
+            run["written"] += written
+            tx.execute(job.mark_sent_query, {"campaign_id": run["campaign_id"],
+                                             "recipients": run["written"]})
+            tx.execute(Q.finish_run, {"run_id": run_id})
+        return written, True, run
+
+    def _log_done(self, job: Job, run: Dict[str, Any], rows: int, seconds: float) -> None:
+        campaign = job.describe(run["campaign_id"])
+        if run["written"] != run["recipients"]:
+            logger.error("%s: wrote %d rows for an audience of %d", campaign,
+                         run["written"], run["recipients"])
+        if run["recipients"] == 0:
+            logger.warning("%s matched nobody; marked sent with 0 recipients", campaign)
+            return
+        resumed = "" if rows == run["written"] else " (%d of them in this run)" % rows
+        logger.info("%s sent to %s: %d recipients%s in %.2f s (%.0f rows/s)", campaign,
+                    run["target"], run["written"], resumed, seconds,
+                    rows / seconds if seconds > 0 else 0.0)
+
+    def _prune_audience(self, run_id: int) -> None:
+        """The frozen audience of a finished run is no longer needed."""
+        while True:
+            with self.db.transaction() as tx:
+                if tx.execute(Q.prune_audience, {"run_id": run_id, "limit": PRUNE_ROWS}) \
+                        < PRUNE_ROWS:
+                    return
+
+    def prune_leftover_audiences(self) -> None:
+        """Audiences left behind by a crash between the last chunk and the pruning."""
+        with self.db.transaction() as tx:
+            runs = [row["id"] for row in tx.all(Q.runs_with_leftover_audience)]
+        for run_id in runs:
+            self._prune_audience(run_id)

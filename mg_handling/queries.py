@@ -1,0 +1,52 @@
+"""The named statements of sql/queries.sql, loaded once at import.
+
+`Q.due_news` is the text of the entry `-- name: due_news`. An entry may
+include another one as `{name}`: composition of fixed SQL text only, values
+always travel as parameters.
+"""
+from __future__ import annotations
+
+import os
+import re
+from types import MappingProxyType
+from typing import Dict, Mapping
+
+SQL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sql")
+_NAME = re.compile(r"^-- name: (\w+)\s*$")
+_INCLUDE = re.compile(r"\{(\w+)\}")
+
+
+def parse_named_queries(text: str) -> Dict[str, str]:
+    """Split a file of `-- name: x` entries; comment lines and the final ';' go."""
+    bodies: Dict[str, list] = {}
+    current = None
+    for line in text.splitlines():
+        match = _NAME.match(line)
+        if match:
+            current = match.group(1)
+            if current in bodies:
+                raise ValueError("query %s is defined twice" % current)
+            bodies[current] = []
+        elif current and not line.lstrip().startswith("--"):
+            bodies[current].append(line)
+    raw = {name: "\n".join(lines).strip().rstrip(";").strip() for name, lines in bodies.items()}
+    return {name: _INCLUDE.sub(lambda m: raw[m.group(1)], body) for name, body in raw.items()}
+
+
+def read_sql(filename: str) -> str:
+    with open(os.path.join(SQL_DIR, filename), encoding="utf-8") as handle:
+        return handle.read()
+
+
+class _Queries:
+    def __init__(self, queries: Mapping[str, str]) -> None:
+        self._queries = MappingProxyType(dict(queries))
+
+    def __getattr__(self, name: str) -> str:
+        try:
+            return self._queries[name]
+        except KeyError:
+            raise AttributeError("no query named %r in queries.sql" % name) from None
+
+
+Q = _Queries(parse_named_queries(read_sql("queries.sql")))

@@ -1,0 +1,119 @@
+"""Start-up, the two ways of running (one poll, or forever) and shut-down."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import List, Optional, Tuple
+
+from mg_handling.activity import ActivityJob
+from mg_handling.engine import FanOut, Settings
+from mg_handling.news import NewsJob
+from mg_handling.promotion import PromotionJob
+from mg_handling.queries import read_sql
+from mg_handling.worker import Backoff, run_job
+from util.config import Config
+from util.db import Database, DatabaseError, DatabaseUnavailable, run_script
+from util.lock import InstanceLock, LockBusy, LockLost
+
+logger = logging.getLogger(__name__)
+
+JOBS = (NewsJob(), PromotionJob(), ActivityJob())
+EXIT_OK, EXIT_CAMPAIGN_FAILED, EXIT_ERROR = 0, 1, 2
+
+
+def ensure_schema(db: Database) -> None:
+    """The daemon's own tables, created if missing (never the legacy ones)."""
+    with db.transaction() as tx:
+        run_script(tx, read_sql("daemon_schema.sql"))
+
+
+def start(config: Config, stop: threading.Event) -> Tuple[Database, FanOut]:
+    """Pool, schema, lock: raises DatabaseError or LockBusy."""
+    db = Database(config.db, max_connections=len(JOBS) + 2)
+    try:
+        ensure_schema(db)
+        lock = InstanceLock(config.db, db.outage)
+        lock.acquire()
+    except BaseException:
+        db.close()
+        raise
+    settings = Settings(config.push_ahead_seconds, config.batch_size,
+                        config.max_lateness_seconds)
+    logger.info("message_handling started (pid %d) on [%s] %s, jobs: %s", os.getpid(),
+                config.env, config.db.describe(), ", ".join(job.name for job in JOBS))
+    return db, FanOut(db, lock, settings, stop)
+
+
+def stop_all(db: Database, fanout: FanOut) -> None:
+    fanout.lock.release()
+    db.close()
+
+
+def fail(message: str) -> int:
+    """A start-up error: one line on stderr, the same in the log."""
+    logger.error("%s", message)
+    print("message_handling: %s" % message, file=sys.stderr)
+    return EXIT_ERROR
+
+
+def run_once(config: Config, stop: threading.Event) -> int:
+    """One poll of every job: 0 all written, 1 a campaign failed, 2 an error."""
+    try:
+        db, fanout = start(config, stop)
+    except (DatabaseError, LockBusy) as error:
+        return fail("%s (%s)" % (error, config.db.describe()))
+    failed: List[int] = []
+    try:
+        fanout.prune_leftover_audiences()
+        for job in JOBS:
+            failed += fanout.poll(job).failed
+    except (DatabaseError, LockLost) as error:
+        return fail("%s (%s)" % (error, config.db.describe()))
+    finally:
+        stop_all(db, fanout)
+    return EXIT_CAMPAIGN_FAILED if failed else EXIT_OK
+
+
+def _start_when_reachable(config: Config, stop: threading.Event
+                          ) -> Optional[Tuple[Database, FanOut]]:
+    """Long-running mode waits for the database instead of exiting."""
+    backoff = Backoff()
+    while not stop.is_set():
+        try:
+            return start(config, stop)
+        except DatabaseUnavailable as error:
+            delay = backoff.next()
+            logger.warning("cannot start yet (%s); trying again in %.0f s", error, delay)
+            stop.wait(delay)
+    return None
+
+
+def run_forever(config: Config, stop: threading.Event) -> int:
+    """Three job threads and the lock keeper, until SIGTERM or SIGINT."""
+    try:
+        started = _start_when_reachable(config, stop)
+    except (DatabaseError, LockBusy) as error:
+        return fail("%s (%s)" % (error, config.db.describe()))
+    if started is None:
+        return EXIT_OK
+    db, fanout = started
+    threads = [threading.Thread(target=run_job, name=job.name,
+                                args=(job, fanout, stop, config.poll_interval))
+               for job in JOBS]
+    threads.append(threading.Thread(target=fanout.lock.keep, name="lock",
+                                    args=(stop, config.poll_interval)))
+    try:
+        fanout.prune_leftover_audiences()
+    except DatabaseError:
+        logger.exception("pruning leftover audiences failed; the next start tries again")
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    logger.info("stopping: finishing the current transactions")
+    for thread in threads:
+        thread.join()
+    stop_all(db, fanout)
+    logger.info("message_handling stopped")
+    return EXIT_OK

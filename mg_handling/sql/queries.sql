@@ -1,0 +1,254 @@
+-- Every statement the daemon sends, by name (loaded by mg_handling/queries.py).
+-- Values are always %(name)s parameters. `{name}` includes another entry of
+-- this file verbatim; nothing else is ever pasted into SQL text.
+-- Runs on MySQL 5.7 and MariaDB 10.3+: no CTEs, window functions, SKIP LOCKED
+-- or REGEXP_REPLACE.
+
+-- ---------------------------------------------------------------- due campaigns
+-- One query per job and poll: the due campaigns joined to the daemon's own
+-- record of them. Besides new campaigns it returns the ones to look at again:
+-- running (to resume, even if no longer due), and failed / skipped / expired
+-- ones, which are tried again only when their row changed since.
+
+-- name: due_news
+SELECT s.id, s.push_time, s.region, s.industry, s.func, s.content, s.admin_id, s.status,
+       r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
+       UNIX_TIMESTAMP() AS db_now
+FROM sns_qa_push_setting s
+LEFT JOIN mh_campaign_run r ON r.job = 'news' AND r.campaign_id = s.id
+WHERE (s.status <> 2 AND s.push_time <= UNIX_TIMESTAMP() + %(ahead)s
+       AND (r.state IS NULL OR r.state <> 'done'))
+   OR r.state = 'running'
+ORDER BY s.push_time, s.id;
+
+-- name: due_promotion
+SELECT p.id, p.pro_id, p.type, p.isalluser, p.push_time, p.region, p.industry, p.func,
+       p.title, p.content, p.created_time, p.admin_id, p.status, p.url, p.json_data,
+       r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
+       UNIX_TIMESTAMP() AS db_now
+FROM sys_user_promotion p
+LEFT JOIN mh_campaign_run r ON r.job = 'promotion' AND r.campaign_id = p.id
+WHERE (p.status = 1 AND p.push_time <= UNIX_TIMESTAMP() + %(ahead)s
+       AND (r.state IS NULL OR r.state <> 'done'))
+   OR r.state = 'running'
+ORDER BY p.push_time, p.id;
+
+-- name: due_activity
+SELECT a.id, a.activity_id, a.isnotify, a.push_state, a.state, a.onlinetime, a.offlinetime,
+       a.region, a.industry, a.func, a.image, a.title, a.content, a.user_id,
+       a.created_time, a.url, a.json_data,
+       r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
+       UNIX_TIMESTAMP() AS db_now
+FROM operation_activity a
+LEFT JOIN mh_campaign_run r ON r.job = 'activity' AND r.campaign_id = a.id
+WHERE (a.isnotify = 2 AND a.push_state <> 2 AND a.state = 2
+       AND a.onlinetime <= UNIX_TIMESTAMP() + %(ahead)s
+       AND (a.offlinetime = 0 OR a.offlinetime > UNIX_TIMESTAMP())
+       AND (r.state IS NULL OR r.state <> 'done'))
+   OR r.state = 'running'
+ORDER BY a.onlinetime, a.id;
+
+-- ---------------------------------------------------------------- targeting
+-- A province code also matches the user cities inside it; a level-1 industry
+-- also matches the level-2 industries under it ('' and '0' are no parent).
+
+-- name: cities_in_provinces
+SELECT prefecture_code AS code FROM province_city_code WHERE province_code IN %(codes)s;
+
+-- name: industries_under
+SELECT category_id AS code FROM industry_category
+WHERE parent_id IN %(codes)s AND parent_id NOT IN ('', '0');
+
+-- The users a campaign reaches. The card tables are utf8 and the account
+-- tables utf8mb4: converting the account side lets the card_id index be used.
+-- name: matching_users
+FROM account_basic u
+JOIN account_basic_detail d ON d.user_id = u.user_id
+WHERE u.status = 'active'
+  AND (d.city_code IN %(cities)s
+       OR (d.card_id <> '' AND EXISTS (
+           SELECT 1 FROM card_info_jsonver c
+           WHERE c.card_id = CONVERT(d.card_id USING utf8)
+             AND (c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s))))
+  AND (EXISTS (
+           SELECT 1 FROM account_basic_category_map m
+           WHERE m.account_id = u.user_id AND m.category_id IN %(industries)s)
+       OR (d.card_id <> '' AND EXISTS (
+           SELECT 1 FROM company_info_jsonVer co
+           WHERE co.card_id = CONVERT(d.card_id USING utf8)
+             AND co.ind_code IN %(industries)s)))
+  AND d.card_id <> ''
+  AND EXISTS (
+           SELECT 1 FROM company_info_jsonVer co
+           WHERE co.card_id = CONVERT(d.card_id USING utf8)
+             AND co.func_code REGEXP %(func_pattern)s)
+
+-- Mobiles of business cards whose own data matches, registered or not.
+-- name: matching_card_mobiles
+SELECT TRIM(c.mobile) AS recipient
+FROM card_info_jsonver c
+WHERE c.card_id <> '' AND TRIM(c.mobile) <> '' AND CHAR_LENGTH(TRIM(c.mobile)) <= 18
+  AND EXISTS (
+      SELECT 1 FROM card_info_jsonver r
+      WHERE r.card_id = c.card_id
+        AND (r.cityM_code IN %(regions)s OR r.provinceM_code IN %(regions)s))
+  AND EXISTS (
+      SELECT 1 FROM company_info_jsonVer co
+      WHERE co.card_id = c.card_id AND co.ind_code IN %(industries)s)
+  AND EXISTS (
+      SELECT 1 FROM company_info_jsonVer co
+      WHERE co.card_id = c.card_id AND co.func_code REGEXP %(func_pattern)s)
+
+-- ---------------------------------------------------------------- audiences
+-- Frozen once per campaign, in one statement, in a stable order.
+
+-- name: fill_audience_users
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, u.user_id
+{matching_users}
+ORDER BY u.id;
+
+-- name: fill_audience_emails
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, x.recipient
+FROM (SELECT DISTINCT TRIM(u.email) AS recipient
+      {matching_users}
+        AND TRIM(u.email) <> '') x
+ORDER BY x.recipient;
+
+-- name: fill_audience_mobiles
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, x.recipient
+FROM (SELECT DISTINCT TRIM(u.mobile) AS recipient
+      {matching_users}
+        AND TRIM(u.mobile) <> '') x
+ORDER BY x.recipient;
+
+-- name: fill_audience_mobiles_and_cards
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, x.recipient
+FROM (SELECT TRIM(u.mobile) AS recipient
+      {matching_users}
+        AND TRIM(u.mobile) <> ''
+      UNION
+      {matching_card_mobiles}) x
+ORDER BY x.recipient;
+
+-- name: clear_audience
+DELETE FROM mh_audience WHERE run_id = %(run_id)s;
+
+-- name: audience_bounds
+SELECT COUNT(*) AS recipients, COALESCE(MAX(id), 0) AS last_audience_id
+FROM mh_audience WHERE run_id = %(run_id)s;
+
+-- name: prune_audience
+DELETE FROM mh_audience WHERE run_id = %(run_id)s ORDER BY id LIMIT %(limit)s;
+
+-- name: runs_with_leftover_audience
+SELECT r.id FROM mh_campaign_run r
+WHERE r.state <> 'running'
+  AND EXISTS (SELECT 1 FROM mh_audience a WHERE a.run_id = r.id);
+
+-- ---------------------------------------------------------------- runs
+
+-- name: ensure_run
+INSERT IGNORE INTO mh_campaign_run (job, campaign_id, state)
+VALUES (%(job)s, %(campaign_id)s, 'pending');
+
+-- name: lock_run_of_campaign
+SELECT id, state, fingerprint, written FROM mh_campaign_run
+WHERE job = %(job)s AND campaign_id = %(campaign_id)s FOR UPDATE;
+
+-- name: lock_run
+SELECT id, job, campaign_id, state, target, message, recipients, written,
+       resume_after, last_audience_id, IS_USED_LOCK(%(lock_name)s) AS lock_holder
+FROM mh_campaign_run WHERE id = %(run_id)s FOR UPDATE;
+
+-- name: record_outcome
+UPDATE mh_campaign_run
+SET state = %(state)s, fingerprint = %(fingerprint)s, last_error = %(reason)s,
+    attempts = attempts + 1, finished_at = NOW(), updated_at = NOW()
+WHERE id = %(run_id)s;
+
+-- name: start_run
+UPDATE mh_campaign_run
+SET state = 'running', fingerprint = %(fingerprint)s, target = %(target)s,
+    message = %(message)s, recipients = %(recipients)s, written = 0, resume_after = 0,
+    last_audience_id = %(last_audience_id)s, attempts = attempts + 1, last_error = '',
+    started_at = NOW(), finished_at = NULL, updated_at = NOW()
+WHERE id = %(run_id)s;
+
+-- A run that failed after writing some chunks goes on where it stopped, with
+-- the corrected message, so nobody who already has a row gets a second one.
+-- name: resume_run
+UPDATE mh_campaign_run
+SET state = 'running', fingerprint = %(fingerprint)s, target = %(target)s,
+    message = %(message)s, attempts = attempts + 1, last_error = '',
+    finished_at = NULL, updated_at = NOW()
+WHERE id = %(run_id)s;
+
+-- name: chunk_end
+SELECT MAX(id) AS chunk_end
+FROM (SELECT id FROM mh_audience
+      WHERE run_id = %(run_id)s AND id > %(after)s
+      ORDER BY id LIMIT %(batch_size)s) chunk;
+
+-- name: advance_run
+UPDATE mh_campaign_run
+SET resume_after = %(until)s, written = written + %(written)s, updated_at = NOW()
+WHERE id = %(run_id)s;
+
+-- name: finish_run
+UPDATE mh_campaign_run
+SET state = 'done', finished_at = NOW(), updated_at = NOW()
+WHERE id = %(run_id)s;
+
+-- ---------------------------------------------------------------- writing
+
+-- name: write_message_queue
+INSERT INTO message_queue
+    (type, to_uid, from_uid, content, nflag, created_time, modified_time, isread, title)
+SELECT %(message_type)s, a.recipient, %(from_uid)s, %(content)s, 0,
+       CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED),
+       CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), 0, %(title)s
+FROM mh_audience a
+WHERE a.run_id = %(run_id)s AND a.id > %(after)s AND a.id <= %(until)s
+ORDER BY a.id;
+
+-- name: write_message_promotion
+INSERT INTO message_promotion
+    (type, mobile, email, title, content, created_time, modified_time, status)
+SELECT %(message_type)s,
+       IF(%(message_type)s = 3, a.recipient, ''), IF(%(message_type)s = 2, a.recipient, ''),
+       %(title)s, %(content)s, UNIX_TIMESTAMP(), UNIX_TIMESTAMP(), 0
+FROM mh_audience a
+WHERE a.run_id = %(run_id)s AND a.id > %(after)s AND a.id <= %(until)s
+ORDER BY a.id;
+
+-- name: mark_sent_news
+UPDATE sns_qa_push_setting SET status = 2 WHERE id = %(campaign_id)s;
+
+-- name: mark_sent_promotion
+UPDATE sys_user_promotion SET status = 2 WHERE id = %(campaign_id)s;
+
+-- name: mark_sent_activity
+UPDATE operation_activity SET push_state = 2, push_count = %(recipients)s
+WHERE id = %(campaign_id)s;
+
+-- ---------------------------------------------------------------- instance lock
+
+-- name: get_lock
+SELECT GET_LOCK(%(lock_name)s, 0) AS acquired, CONNECTION_ID() AS connection_id;
+
+-- name: lock_owned
+SELECT IS_USED_LOCK(%(lock_name)s) = CONNECTION_ID() AS owned;
+
+-- name: lock_holder
+SELECT IS_USED_LOCK(%(lock_name)s) AS connection_id;
+
+-- name: instance_of_lock
+SELECT host, pid, connection_id, started_at FROM mh_instance WHERE lock_name = %(lock_name)s;
+
+-- name: record_instance
+REPLACE INTO mh_instance (lock_name, host, pid, connection_id, started_at)
+VALUES (%(lock_name)s, %(host)s, %(pid)s, %(connection_id)s, NOW());

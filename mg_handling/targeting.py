@@ -1,0 +1,84 @@
+"""Who receives a campaign: parsing its target lists and filling its audience.
+
+A campaign names comma-separated code lists for three dimensions: region,
+industry and function. A user receives it when each dimension matches
+(OR inside a list, AND across the three); the matching itself runs on the
+database server as one INSERT ... SELECT into the campaign's frozen audience.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Tuple
+
+from mg_handling.errors import CampaignError
+from mg_handling.queries import Q
+from util.db import Transaction
+
+DIMENSIONS = ("region", "industry", "func")
+_SEPARATOR = re.compile("[,\uff0c]")  # ',' and the full-width '，'
+_CODE = re.compile(r"[0-9A-Za-z_-]{1,16}")
+
+# What an audience is made of, and the statement that fills it.
+AUDIENCE_FILLS = {
+    "users": Q.fill_audience_users,
+    "emails": Q.fill_audience_emails,
+    "mobiles": Q.fill_audience_mobiles,
+    "mobiles_and_cards": Q.fill_audience_mobiles_and_cards,
+}
+
+
+def parse_codes(field: str, text: Optional[str]) -> Tuple[str, ...]:
+    """A target list as its distinct codes, in order; an invalid item fails the campaign."""
+    if text is None:
+        raise CampaignError(field, "is NULL")
+    codes = []
+    for item in _SEPARATOR.split(text):
+        item = item.strip()
+        if not item or item in codes:
+            continue
+        if not _CODE.fullmatch(item):
+            raise CampaignError(field, "invalid code %r (a code is 1-16 characters of "
+                                       "0-9, A-Z, a-z, '_' and '-')" % item[:40])
+        codes.append(item)
+    return tuple(codes)
+
+
+@dataclass(frozen=True)
+class Targeting:
+    region: Tuple[str, ...]
+    industry: Tuple[str, ...]
+    func: Tuple[str, ...]
+
+    @classmethod
+    def from_row(cls, row: Dict[str, Any]) -> "Targeting":
+        return cls(*(parse_codes(field, row[field]) for field in DIMENSIONS))
+
+    def empty_dimensions(self) -> Tuple[str, ...]:
+        return tuple(field for field in DIMENSIONS if not getattr(self, field))
+
+    def func_pattern(self) -> str:
+        """A REGEXP matching any of the codes as a whole item of a func_code list."""
+        alternatives = "|".join(self.func)  # codes hold no regex metacharacters
+        return "(^|,|\uff0c)[[:space:]]*(%s)[[:space:]]*(,|\uff0c|$)" % alternatives
+
+    def query_params(self, transaction: Transaction) -> Dict[str, Any]:
+        """The parameters of the audience statements, with the code lists expanded."""
+        cities = _expand(transaction, Q.cities_in_provinces, self.region)
+        industries = _expand(transaction, Q.industries_under, self.industry)
+        return {"regions": self.region, "cities": cities, "industries": industries,
+                "func_pattern": self.func_pattern()}
+
+
+def _expand(transaction: Transaction, sql: str, codes: Tuple[str, ...]) -> Tuple[str, ...]:
+    children = [row["code"] for row in transaction.all(sql, {"codes": codes})]
+    return tuple(dict.fromkeys(codes + tuple(children)))
+
+
+def fill_audience(transaction: Transaction, run_id: int, audience: str,
+                  targeting: Targeting) -> None:
+    """Freeze the campaign's recipients into mh_audience, replacing any earlier try."""
+    transaction.execute(Q.clear_audience, {"run_id": run_id})
+    params = targeting.query_params(transaction)
+    params["run_id"] = run_id
+    transaction.execute(AUDIENCE_FILLS[audience], params)

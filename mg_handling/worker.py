@@ -1,0 +1,53 @@
+"""The polling loop of one job, in its own thread."""
+from __future__ import annotations
+
+import logging
+import threading
+
+from mg_handling.engine import FanOut, Job
+from util.db import DatabaseUnavailable, TransientError
+from util.lock import LockLost
+
+logger = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Capped exponential delays: 1, 2, 4, ... up to `cap` seconds."""
+
+    def __init__(self, first: float = 1.0, cap: float = 60.0) -> None:
+        self.first, self.cap = first, cap
+        self._next = first
+
+    def next(self) -> float:
+        delay, self._next = self._next, min(self._next * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: float) -> None:
+    """Poll the job every `poll_interval` seconds until `stop` is set. Nothing
+    but a stop ends this loop: every error is logged and backed off."""
+    backoff = Backoff()
+    while not stop.is_set():
+        if not fanout.lock.held.is_set():
+            stop.wait(1.0)
+            continue
+        try:
+            fanout.poll(job)
+        except DatabaseUnavailable:
+            delay = backoff.next()  # logged once for the whole outage by util.db.Outage
+        except LockLost as lost:
+            logger.warning("%s: %s; paused until the lock is held again", job.name, lost)
+            delay = 1.0
+        except TransientError as error:
+            delay = backoff.next()
+            logger.warning("%s: %s; polling again in %.0f s", job.name, error, delay)
+        except Exception:
+            delay = backoff.next()
+            logger.exception("%s: poll failed; polling again in %.0f s", job.name, delay)
+        else:
+            backoff.reset()
+            delay = poll_interval
+        stop.wait(delay)

@@ -1,0 +1,182 @@
+"""db.conf, read once into a validated, frozen configuration.
+
+Every problem is reported as a ConfigError naming the section, the key and
+the reason, so that the daemon fails at start instead of at the first poll.
+"""
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+MAIN_SECTION = "main"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CHARSETS = ("utf8mb4", "utf8", "utf8mb3")
+
+
+class ConfigError(Exception):
+    """db.conf is missing, unreadable or holds a bad value."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    section: str
+    host: str
+    port: int
+    user: str
+    password: str = field(repr=False)
+    database: str
+    charset: str
+
+    def describe(self) -> str:
+        """Where this section points, for messages (never the password)."""
+        return "%s@%s:%d/%s" % (self.user, self.host, self.port, self.database)
+
+
+@dataclass(frozen=True)
+class Config:
+    config_path: str
+    env: str
+    poll_interval: float
+    push_ahead_seconds: int
+    batch_size: int
+    max_lateness_seconds: int
+    log_file: str
+    log_level: str
+    db: DatabaseConfig
+    world_readable: bool
+
+
+def _positive_number(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _int_at_least(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise ValueError("must be at least %d" % minimum)
+        return value
+    return parse
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in LOG_LEVELS:
+        raise ValueError("must be one of %s" % ", ".join(LOG_LEVELS))
+    return level
+
+
+def _non_empty(text: str) -> str:
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _charset(text: str) -> str:
+    if text not in CHARSETS:
+        raise ValueError("must be one of %s" % ", ".join(CHARSETS))
+    return text
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise ValueError("must be between 1 and 65535")
+    return value
+
+
+# key -> (parser, default); None as default means the key is required.
+MAIN_KEYS: Dict[str, tuple] = {
+    "env": (_non_empty, None),
+    "poll_interval": (_positive_number, "8"),
+    "push_ahead_seconds": (_int_at_least(0), "150"),
+    "batch_size": (_int_at_least(1), "10000"),
+    "max_lateness_seconds": (_int_at_least(0), "0"),
+    "log_file": (_non_empty, "pushing.log"),
+    "log_level": (_log_level, "INFO"),
+}
+DATABASE_KEYS: Dict[str, tuple] = {
+    "host": (_non_empty, None),
+    "port": (_port, "3306"),
+    "user": (_non_empty, None),
+    "password": (str, ""),
+    "database": (_non_empty, None),
+    "charset": (_charset, "utf8mb4"),
+}
+
+
+def _read_section(parser: configparser.ConfigParser, section: str,
+                  keys: Dict[str, tuple]) -> Dict[str, object]:
+    values = dict(parser.items(section))
+    unknown = sorted(set(values) - set(keys))
+    if unknown:
+        raise ConfigError("[%s] %s: unknown key (known: %s)"
+                          % (section, unknown[0], ", ".join(keys)))
+    parsed = {}
+    for key, (parse, default) in keys.items():
+        text = values.get(key, default)
+        if text is None:
+            raise ConfigError("[%s] %s: missing (required)" % (section, key))
+        try:
+            parsed[key] = parse(text.strip())
+        except ValueError as error:
+            reason = str(error)
+            if "invalid literal" in reason or "could not convert" in reason:
+                reason = "%r is not a number" % text.strip()
+            raise ConfigError("[%s] %s: %s" % (section, key, reason)) from None
+    return parsed
+
+
+def _parse_file(path: str) -> configparser.ConfigParser:
+    # No interpolation: a password may contain '%'.
+    parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except OSError as error:
+        raise ConfigError("%s: cannot read (%s)" % (path, error.strerror)) from None
+    except (configparser.Error, UnicodeDecodeError) as error:
+        raise ConfigError("%s: not a valid INI file (%s)"
+                          % (path, str(error).splitlines()[0])) from None
+    return parser
+
+
+def load_config(path: str, env: Optional[str] = None) -> Config:
+    """Read and validate db.conf; `env` overrides `[main] env`."""
+    path = os.path.abspath(path)
+    parser = _parse_file(path)
+    if not parser.has_section(MAIN_SECTION):
+        raise ConfigError("%s: missing section [%s]" % (path, MAIN_SECTION))
+    main = _read_section(parser, MAIN_SECTION, MAIN_KEYS)
+    section = env or main["env"]
+    databases = [name for name in parser.sections() if name != MAIN_SECTION]
+    for name in databases:
+        _read_section(parser, name, DATABASE_KEYS)
+    if section not in databases:
+        raise ConfigError("[main] env: no database section [%s] in %s (have: %s)"
+                          % (section, path, ", ".join(databases) or "none"))
+    db = DatabaseConfig(section=section, **_read_section(parser, section, DATABASE_KEYS))
+    log_file = os.path.join(os.path.dirname(path), os.path.expanduser(main["log_file"]))
+    mode = os.stat(path).st_mode
+    return Config(
+        config_path=path, env=section, poll_interval=main["poll_interval"],
+        push_ahead_seconds=main["push_ahead_seconds"], batch_size=main["batch_size"],
+        max_lateness_seconds=main["max_lateness_seconds"],
+        log_file=os.path.abspath(log_file), log_level=main["log_level"], db=db,
+        world_readable=bool(mode & stat.S_IROTH),
+    )
+
+
+def warn_if_world_readable(config: Config) -> None:
+    """db.conf holds a password: say so when other users can read it."""
+    if config.world_readable:
+        logging.getLogger(__name__).warning(
+            "%s is readable by other users and holds a database password; "
+            "run: chmod 600 %s", config.config_path, config.config_path)

@@ -1,0 +1,201 @@
+"""The one data-access layer: a DBUtils pool of PyMySQL connections.
+
+Every statement runs inside `Database.transaction()`, a transaction begun
+explicitly with `begin()`. That matters: DBUtils' SteadyDB silently reconnects
+and re-runs a statement that failed with a connection error unless the
+connection is inside such a transaction, and a re-run INSERT ... SELECT would
+double its rows. Driver errors are translated here into three kinds the rest
+of the daemon understands: the database is unreachable (wait and retry), a
+transient conflict (retry), and a query the server refused (a data error).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Sequence
+
+import pymysql
+from dbutils.pooled_db import PooledDB
+
+from util.config import DatabaseConfig
+
+logger = logging.getLogger(__name__)
+
+# Client and server error codes that mean "the connection or server is gone".
+CONNECTION_ERRORS = {
+    1040,  # too many connections
+    1045,  # access denied (a password change or a server being set up)
+    1053,  # server shutdown in progress
+    1077,  # normal shutdown
+    1129,  # host blocked
+    1927,  # connection was killed
+    2003,  # can't connect
+    2005,  # unknown host
+    2006,  # server has gone away
+    2013,  # lost connection during query
+    2014,  # commands out of sync after a broken read
+    4031,  # disconnected by the server because of inactivity
+}
+TRANSIENT_ERRORS = {
+    1205,  # lock wait timeout
+    1213,  # deadlock
+}
+ACCESS_DENIED = 1045
+
+
+class DatabaseError(Exception):
+    """Base of the errors this layer raises."""
+
+    def __init__(self, message: str, code: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The server cannot be reached or the connection was lost."""
+
+
+class TransientError(DatabaseError):
+    """A deadlock or lock wait timeout: the same work may succeed later."""
+
+
+class QueryError(DatabaseError):
+    """The server refused a statement (bad data, bad SQL): retrying won't help."""
+
+
+def translate(error: Exception) -> DatabaseError:
+    """Map a PyMySQL exception to this layer's errors (message kept, no password)."""
+    code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+    text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
+    if code == ACCESS_DENIED:
+        message = "authentication failed: " + message
+    if code in TRANSIENT_ERRORS:
+        return TransientError(message, code)
+    if code in CONNECTION_ERRORS or isinstance(error, pymysql.err.InterfaceError):
+        return DatabaseUnavailable(message, code)
+    if isinstance(error, pymysql.err.OperationalError) and (code is None or code >= 2000):
+        return DatabaseUnavailable(message, code)
+    return QueryError(message, code)
+
+
+def connect_kwargs(config: DatabaseConfig) -> Dict[str, Any]:
+    """PyMySQL connection arguments for a database section."""
+    return dict(host=config.host, port=config.port, user=config.user,
+                password=config.password, database=config.database,
+                charset=config.charset, autocommit=False, connect_timeout=5)
+
+
+# READ COMMITTED: INSERT ... SELECT then takes no shared locks on the account
+# and card rows it reads, so the platform's own writers are never blocked.
+SESSION_SETUP = ["SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"]
+
+
+class Outage:
+    """Logs one WARNING when the database becomes unreachable, one INFO when it is back."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._since: Optional[str] = None
+
+    def failed(self, error: DatabaseError) -> None:
+        with self._lock:
+            if self._since is None:
+                self._since = str(error)
+                logger.warning("database unreachable, retrying with backoff: %s", error)
+
+    def recovered(self) -> None:
+        with self._lock:
+            if self._since is not None:
+                self._since = None
+                logger.info("database reachable again")
+
+    @property
+    def down(self) -> bool:
+        return self._since is not None
+
+
+class Transaction:
+    """The statements of one open transaction; rows come back as dicts."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Any = None) -> int:
+        """Run one statement; return the number of rows it affected."""
+        with self._connection.cursor() as cursor:
+            return cursor.execute(sql, params)
+
+    def all(self, sql: str, params: Any = None) -> List[Dict[str, Any]]:
+        with self._connection.cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
+    def one(self, sql: str, params: Any = None) -> Optional[Dict[str, Any]]:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def insert_id(self) -> int:
+        return self._connection.insert_id()
+
+
+class Database:
+    """A pool of connections to one database section."""
+
+    def __init__(self, config: DatabaseConfig, max_connections: int = 8) -> None:
+        self.config = config
+        self.outage = Outage()
+        self._pool = PooledDB(
+            creator=pymysql, maxconnections=max_connections, maxcached=max_connections,
+            blocking=True, setsession=SESSION_SETUP, ping=1, reset=True,
+            **connect_kwargs(config))
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        try:
+            connection = self._pool.connection()
+        except pymysql.err.MySQLError as error:
+            raise self._failed(error) from None
+        try:
+            connection.begin()
+            yield Transaction(connection)
+            connection.commit()
+        except pymysql.err.MySQLError as error:
+            self._rollback(connection)
+            raise self._failed(error) from None
+        except BaseException:
+            self._rollback(connection)
+            raise
+        finally:
+            connection.close()
+        self.outage.recovered()
+
+    def _failed(self, error: Exception) -> DatabaseError:
+        translated = translate(error)
+        if isinstance(translated, DatabaseUnavailable):
+            self.outage.failed(translated)
+        return translated
+
+    @staticmethod
+    def _rollback(connection: Any) -> None:
+        try:
+            connection.rollback()
+        except Exception:  # the connection is already gone; the server rolls back
+            logger.debug("rollback failed", exc_info=True)
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def run_script(transaction: Transaction, script: str) -> None:
+    """Run a file of ';'-terminated DDL statements (schema files, no values)."""
+    for statement in split_statements(script):
+        transaction.execute(statement)
+
+
+def split_statements(script: str) -> Sequence[str]:
+    lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
+    statements = (part.strip().rstrip(";").strip() for part in "\n".join(lines).split(";\n"))
+    return [statement for statement in statements if statement]

@@ -1,0 +1,148 @@
+"""One running instance per database: a MySQL named lock on its own connection.
+
+GET_LOCK returns 1 (taken), 0 (held by another session) or NULL (error);
+the lock lives exactly as long as its connection, so ownership is confirmed
+on that connection (IS_USED_LOCK(name) = CONNECTION_ID()) and, before every
+chunk is written, checked again inside the chunk's own transaction.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any, Optional
+
+import pymysql
+
+from mg_handling.queries import Q
+from util.config import DatabaseConfig
+from util.db import DatabaseUnavailable, Outage, connect_kwargs, translate
+
+logger = logging.getLogger(__name__)
+
+
+class LockBusy(Exception):
+    """Another instance holds the lock; the message says who."""
+
+
+class LockLost(Exception):
+    """This instance no longer holds the lock: nothing may be written."""
+
+
+def lock_name(database: str) -> str:
+    return ("message_handling:%s" % database)[:64]
+
+
+class InstanceLock:
+    def __init__(self, config: DatabaseConfig, outage: Outage) -> None:
+        self.name = lock_name(config.database)
+        self.held = threading.Event()
+        self.connection_id: Optional[int] = None
+        self._config = config
+        self._outage = outage
+        self._connection: Any = None
+        self._standing_by = False
+
+    def acquire(self) -> None:
+        """Take the lock on a new connection, or raise LockBusy / DatabaseUnavailable."""
+        self.release()
+        try:
+            connection = pymysql.connect(**dict(connect_kwargs(self._config), autocommit=True))
+        except pymysql.err.MySQLError as error:
+            raise self._unavailable(error) from None
+        try:
+            row = self._query(connection, Q.get_lock)
+            if row["acquired"] != 1:
+                holder = self._describe_holder(connection) if row["acquired"] == 0 else None
+                connection.close()
+                if holder is None:
+                    raise DatabaseUnavailable("GET_LOCK(%r) returned NULL" % self.name)
+                raise LockBusy("another instance holds the lock %r: %s" % (self.name, holder))
+            self._query(connection, Q.record_instance, host=socket.gethostname(),
+                        pid=os.getpid(), connection_id=row["connection_id"])
+        except pymysql.err.MySQLError as error:
+            connection.close()
+            raise self._unavailable(error) from None
+        self._connection, self.connection_id = connection, row["connection_id"]
+        self.held.set()
+
+    def _query(self, connection: Any, sql: str, **params: Any) -> Any:
+        with connection.cursor(pymysql.cursors.DictCursor) as cursor:
+            cursor.execute(sql, dict(params, lock_name=self.name))
+            return cursor.fetchone()
+
+    def _describe_holder(self, connection: Any) -> str:
+        holder = self._query(connection, Q.lock_holder)["connection_id"]
+        try:
+            instance = self._query(connection, Q.instance_of_lock)
+        except pymysql.err.ProgrammingError:  # no mh_instance table yet
+            instance = None
+        if instance and instance["connection_id"] == holder:
+            return "pid %s on %s, since %s (connection %s)" % (
+                instance["pid"], instance["host"], instance["started_at"], holder)
+        return "database connection %s" % holder
+
+    def _unavailable(self, error: Exception) -> DatabaseUnavailable:
+        translated = translate(error)
+        if not isinstance(translated, DatabaseUnavailable):
+            translated = DatabaseUnavailable(str(translated), translated.code)
+        self._outage.failed(translated)
+        return translated
+
+    def check_holder(self, holder_connection_id: Optional[int]) -> None:
+        """Inside a write transaction: the lock's holder, as the server sees it now,
+        must be this instance's lock connection."""
+        if not self.held.is_set() or holder_connection_id != self.connection_id:
+            self.held.clear()
+            raise LockLost("the instance lock %r is held by connection %s, not by this "
+                           "instance (%s)" % (self.name, holder_connection_id,
+                                              self.connection_id))
+
+    def verify(self) -> bool:
+        """Confirm ownership on the lock's own connection; a lost lock clears `held`."""
+        owned = False
+        if self._connection is not None:
+            try:
+                owned = self._query(self._connection, Q.lock_owned)["owned"] == 1
+            except pymysql.err.MySQLError as error:
+                self._unavailable(error)
+        if not owned:
+            self.held.clear()
+        return owned
+
+    def keep(self, stop: threading.Event, interval: float) -> None:
+        """The keeper thread: check the lock every `interval`, take it back when lost."""
+        while not stop.wait(interval if self.held.is_set() else min(interval, 2.0)):
+            if self.held.is_set() and self.verify():
+                continue
+            if self._connection is not None:
+                logger.warning("instance lock %r lost; writing paused until it is held again",
+                               self.name)
+                self.release()
+            self._take_back()
+
+    def _take_back(self) -> None:
+        try:
+            self.acquire()
+        except LockBusy as busy:
+            if not self._standing_by:
+                logger.warning("standing by: %s", busy)
+                self._standing_by = True
+        except DatabaseUnavailable:
+            pass  # the outage is logged once by Outage
+        else:
+            self._standing_by = False
+            self._outage.recovered()
+            logger.info("instance lock %r held again (connection %s); writing resumes",
+                        self.name, self.connection_id)
+
+    def release(self) -> None:
+        """Closing the connection releases the lock."""
+        self.held.clear()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:  # already gone: the server released the lock with it
+                logger.debug("closing the lock connection failed", exc_info=True)
