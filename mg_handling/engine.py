@@ -116,14 +116,15 @@ class FanOut:
         return result
 
     def _handle(self, job: Job, row: Dict[str, Any]) -> Optional[str]:
+        started = time.monotonic()
         try:
             if row["run_state"] == "running":
-                return self._write(job, row["run_id"])
+                return self._write(job, row["run_id"], started)
             digest = fingerprint(row)
             if row["run_state"] in SETTLED and row["run_fingerprint"] == digest:
                 return None
             run_id = self._claim(job, row, digest, self._decide(job, row))
-            return self._write(job, run_id) if run_id else None
+            return self._write(job, run_id, started) if run_id else None
         except (DatabaseUnavailable, TransientError, LockLost):
             raise
         except QueryError as error:
@@ -208,9 +209,9 @@ class FanOut:
         self._log_settled(job, row["id"], Settle("failed", reason))
         return "failed"
 
-    def _write(self, job: Job, run_id: int) -> Optional[str]:
+    def _write(self, job: Job, run_id: int, started: float) -> Optional[str]:
         """Write the run's remaining chunks; 'done' when the campaign is marked sent."""
-        started, rows = time.monotonic(), 0
+        rows = 0
         while not self.stop.is_set():
             written, over, finished = self._write_chunk(job, run_id)
             rows += written

@@ -1,7 +1,7 @@
 """Every test runs against a real MariaDB/MySQL, in a throwaway database of its own.
 
-The server comes from MH_TEST_HOST / MH_TEST_PORT / MH_TEST_USER /
-MH_TEST_PASSWORD (default 127.0.0.1:3306, root, no password). Databases are
+The server comes from MH_DB_HOST / MH_DB_PORT / MH_DB_USER /
+MH_DB_PASSWORD (default 127.0.0.1:3306, root, no password). Databases are
 named mh_test_<pid>_<n> and dropped after the test: nothing else is touched.
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ sys.path.insert(0, ROOT)
 from mg_handling.queries import read_sql  # noqa: E402
 from util.db import split_statements  # noqa: E402
 
-SERVER = dict(host=os.environ.get("MH_TEST_HOST", "127.0.0.1"),
-              port=int(os.environ.get("MH_TEST_PORT", "3306")),
-              user=os.environ.get("MH_TEST_USER", "root"),
-              password=os.environ.get("MH_TEST_PASSWORD", ""))
+SERVER = dict(host=os.environ.get("MH_DB_HOST", "127.0.0.1"),
+              port=int(os.environ.get("MH_DB_PORT", "3306")),
+              user=os.environ.get("MH_DB_USER", "root"),
+              password=os.environ.get("MH_DB_PASSWORD", ""))
 TEST_DB_PREFIX = "mh_test_"
 _counter = itertools.count()
 
@@ -170,8 +170,12 @@ class LegacyDB:
         return sorted(row["to_uid"] for row in self.queue_rows(message_type))
 
     def run(self, job: str, campaign_id: int) -> Optional[Dict[str, Any]]:
-        rows = self.query("SELECT * FROM mh_campaign_run WHERE job = %s AND campaign_id = %s",
-                          [job, campaign_id])
+        """The daemon's record of a campaign (None before the daemon created its tables)."""
+        try:
+            rows = self.query("SELECT * FROM mh_campaign_run WHERE job = %s AND campaign_id = %s",
+                              [job, campaign_id])
+        except pymysql.err.ProgrammingError:
+            return None
         return rows[0] if rows else None
 
     def close(self) -> None:

@@ -136,9 +136,6 @@ class Transaction:
         rows = self.all(sql, params)
         return rows[0] if rows else None
 
-    def insert_id(self) -> int:
-        return self._connection.insert_id()
-
 
 class Database:
     """A pool of connections to one database section."""

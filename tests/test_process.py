@@ -1,0 +1,142 @@
+"""The real main.py as a process: crash and restart, single instance, signals."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from conftest import ROOT, main_command, run_main, write_config
+
+
+def add_matching_users(db, count: int) -> set:
+    """`count` users whose default card matches city C1 / industry I11 / func F1."""
+    users = []
+    for _ in range(count):
+        users.append((uuid.uuid4().hex, uuid.uuid4().hex))
+    db.insert_many("account_basic", ({"user_id": u, "mobile": "", "email": "", "status": "active"}
+                                     for u, _ in users))
+    db.insert_many("account_basic_detail", ({"user_id": u, "real_name": "李四", "card_id": c,
+                                             "city_code": "C1"} for u, c in users))
+    db.insert_many("card_info_jsonver", ({"card_id": c, "user_id": u, "cityM_code": "C1"}
+                                         for u, c in users))
+    db.insert_many("company_info_jsonVer", ({"card_id": c, "ind_code": "I11", "func_code": "F1"}
+                                            for _, c in users))
+    return {u for u, _ in users}
+
+
+def start_daemon(config_path: str, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(main_command(config_path, *extra), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s" % predicate)
+
+
+def written(db, job: str, campaign_id: int) -> int:
+    run = db.run(job, campaign_id)
+    return run["written"] if run else 0
+
+
+def assert_exactly_once(db, message_type: int, expected: set) -> None:
+    rows = db.queue_rows(message_type)
+    recipients = [row["to_uid"] for row in rows]
+    assert len(recipients) == len(set(recipients)), "duplicate recipient rows"
+    assert set(recipients) == expected
+
+
+def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_path):
+    users = add_matching_users(db, 30000)
+    news = db.add_news()
+    config = write_config(str(tmp_path / "db.conf"), db.name, batch_size=1000)
+    kills = 0
+    for _ in range(3):
+        daemon = start_daemon(config)
+        wait_for(lambda: written(db, "news", news) > 0 or
+                 (db.run("news", news) or {}).get("state") == "done")
+        if db.run("news", news)["state"] == "done":
+            daemon.terminate()
+            daemon.wait(10)
+            break
+        time.sleep(0.05)
+        daemon.send_signal(signal.SIGKILL)
+        daemon.wait(10)
+        kills += 1
+        run = db.run("news", news)
+        assert run["written"] == db.scalar("SELECT COUNT(*) FROM message_queue")
+        assert db.scalar("SELECT status FROM sns_qa_push_setting WHERE id = %s", [news]) \
+            == (2 if run["state"] == "done" else 1)
+    assert kills >= 1, "the fan-out finished before any kill: the test proved nothing"
+    assert run_main(config, "--once").returncode == 0
+    assert_exactly_once(db, 230, users)
+    run = db.run("news", news)
+    assert (run["state"], run["recipients"], run["written"]) == ("done", 30000, 30000)
+    assert db.scalar("SELECT status FROM sns_qa_push_setting WHERE id = %s", [news]) == 2
+    assert db.scalar("SELECT COUNT(*) FROM mh_audience") == 0
+
+
+def test_second_instance_exits_2_and_names_the_holder(db, config_path):
+    first = start_daemon(config_path)
+    try:
+        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM mh_instance") if
+                 db.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE "
+                           "table_schema = %s AND table_name = 'mh_instance'", [db.name])
+                 else 0)
+        second = run_main(config_path, "--once", timeout=30)
+        assert second.returncode == 2
+        assert "another instance holds the lock" in second.stderr
+        assert "pid %d" % first.pid in second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1
+    finally:
+        first.terminate()
+        first.wait(10)
+
+
+def test_sigterm_exits_0_promptly_and_leaves_no_half_chunk(db, tmp_path):
+    users = add_matching_users(db, 20000)
+    news = db.add_news()
+    config = write_config(str(tmp_path / "db.conf"), db.name, batch_size=500)
+    daemon = start_daemon(config)
+    wait_for(lambda: written(db, "news", news) > 0)
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+    run = db.run("news", news)
+    assert run["written"] == db.scalar("SELECT COUNT(*) FROM message_queue")
+    assert run_main(config, "--once").returncode == 0
+    assert_exactly_once(db, 230, users)
+    log = open(os.path.join(str(tmp_path), "pushing.log"), encoding="utf-8").read()
+    assert "message_handling stopped" in log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_idle_daemon_stops_on_signal_with_exit_0(db, config_path, signum):
+    daemon = start_daemon(config_path)
+    wait_for(lambda: os.path.exists(os.path.join(os.path.dirname(config_path), "pushing.log"))
+             and "started" in open(os.path.join(os.path.dirname(config_path),
+                                                "pushing.log")).read())
+    daemon.send_signal(signum)
+    assert daemon.wait(10) == 0
+
+
+def test_running_daemon_sees_campaigns_created_after_it_started(db, config_path):
+    user = db.add_carded_user()
+    daemon = start_daemon(config_path)
+    try:
+        first = db.add_news()
+        wait_for(lambda: (db.run("news", first) or {}).get("state") == "done", timeout=20)
+        second = db.add_activity()
+        wait_for(lambda: (db.run("activity", second) or {}).get("state") == "done", timeout=20)
+        assert db.recipients(230) == [user] and db.recipients(231) == [user]
+    finally:
+        daemon.terminate()
+        assert daemon.wait(10) == 0
