@@ -123,8 +123,11 @@ class FanOut:
             digest = fingerprint(row)
             if row["run_state"] in SETTLED and row["run_fingerprint"] == digest:
                 return None
-            run_id = self._claim(job, row, digest, self._decide(job, row))
-            return self._write(job, run_id, started) if run_id else None
+            decision = self._decide(job, row)
+            run_id = self._claim(job, row, digest, decision)
+            if run_id:
+                return self._write(job, run_id, started)
+            return decision.state if isinstance(decision, Settle) else None
         except (DatabaseUnavailable, TransientError, LockLost):
             raise
         except QueryError as error:

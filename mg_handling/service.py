@@ -14,7 +14,7 @@ from mg_handling.promotion import PromotionJob
 from mg_handling.queries import read_sql
 from mg_handling.worker import Backoff, run_job
 from util.config import Config
-from util.db import Database, DatabaseError, DatabaseUnavailable, run_script
+from util.db import ACCESS_DENIED, Database, DatabaseError, DatabaseUnavailable, run_script
 from util.lock import InstanceLock, LockBusy, LockLost
 
 logger = logging.getLogger(__name__)
@@ -84,6 +84,8 @@ def _start_when_reachable(config: Config, stop: threading.Event
         try:
             return start(config, stop)
         except DatabaseUnavailable as error:
+            if error.code == ACCESS_DENIED:
+                raise  # a wrong account is a configuration error, not an outage
             delay = backoff.next()
             logger.warning("cannot start yet (%s); trying again in %.0f s", error, delay)
             stop.wait(delay)

@@ -210,6 +210,30 @@ def test_activity_null_image_and_title_become_empty(db, run_once):
     assert params["title"] == ""
 
 
+def test_activity_title_cut_to_60_characters_in_the_row_only(db, run_once):
+    db.add_carded_user()
+    long_title = "活" * 30 + "动" * 40
+    db.add_activity(title=long_title)
+    assert run_once() == 0
+    row = only_row(db.queue_rows())
+    assert row["title"] == long_title[:60]
+    assert json.loads(row["content"])["params"]["title"] == long_title
+
+
+def test_json_data_messagetype_too_big_for_the_type_column_fails(db, run_once):
+    """message_queue.type is a smallint: 70000 must fail the campaign, not be clamped."""
+    db.add_carded_user()
+    activity = db.add_activity(json_data=_json({"messagetype": 70000, "params": {"a": 1}}))
+    code = run_once()
+    assert db.queue_rows() == []
+    run = db.run("activity", activity)
+    assert run["state"] == "failed"
+    assert "json_data" in run["last_error"] or "messagetype" in run["last_error"]
+    assert db.scalar("SELECT push_state FROM operation_activity WHERE id=%s",
+                     [activity]) == 1
+    assert code == 1
+
+
 def test_activity_uses_json_data_and_its_messagetype(db, run_once):
     db.add_carded_user()
     params = {"activity": "自定义活动 🎈", "n": 3}  # json_data is utf8mb4 here
@@ -508,3 +532,15 @@ def test_small_batch_size_writes_each_recipient_once(db, run_once, job):
     if job == "activity":
         assert db.scalar("SELECT push_count FROM operation_activity WHERE id=%s",
                          [campaign]) == 7
+
+
+def test_once_process_exits_1_when_a_campaign_fails_and_writes_the_others(db, config_path):
+    from conftest import run_main
+    user = db.add_carded_user()
+    good = db.add_news(admin_id="ok-news")
+    bad = db.add_news(content="{broken")
+    result = run_main(config_path, "--once", timeout=60)
+    assert db.recipients() == [user]
+    assert db.run("news", good)["state"] == "done"
+    assert db.run("news", bad)["state"] == "failed"
+    assert result.returncode == 1, result.stderr

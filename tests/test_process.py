@@ -140,3 +140,32 @@ def test_running_daemon_sees_campaigns_created_after_it_started(db, config_path)
     finally:
         daemon.terminate()
         assert daemon.wait(10) == 0
+
+
+def write_raw_config(tmp_path, **database) -> str:
+    section = dict(host="127.0.0.1", port=3306, user="root", password="", database="mh_test_x")
+    section.update(database)
+    path = str(tmp_path / "db.conf")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("[main]\nenv = database_test\npoll_interval = 0.2\n\n[database_test]\n" +
+                     "".join("%s = %s\n" % item for item in section.items()))
+    return path
+
+
+def test_long_running_mode_waits_for_an_unreachable_database(tmp_path):
+    config = write_raw_config(tmp_path, port=1)
+    daemon = start_daemon(config)
+    log = str(tmp_path / "pushing.log")
+    wait_for(lambda: os.path.exists(log) and "cannot start yet" in open(log).read(), timeout=20)
+    assert daemon.poll() is None, "the daemon exited instead of waiting"
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+
+
+def test_long_running_mode_exits_2_on_a_wrong_password(tmp_path):
+    config = write_raw_config(tmp_path, user="mh_nobody", password="Pw-9f8e7d!")
+    daemon = start_daemon(config)
+    out, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 2
+    assert "authentication failed" in err and len(err.strip().splitlines()) == 1
+    assert "Pw-9f8e7d!" not in out + err + open(str(tmp_path / "pushing.log")).read()

@@ -274,6 +274,13 @@ def test_user_without_default_card_never_receives(db, run_once):
     assert news_recipients(db, run_once) == [expected]
 
 
+def test_codes_compare_with_the_columns_case_insensitive_collation(db, run_once):
+    """README: codes are compared whole with the columns' own (case-insensitive) collation."""
+    user = matching(db, "u_upper", city="C1", ind="I11", func="F1")
+    matching(db, "u_f10", city="C1", ind="I11", func="f10")
+    assert news_recipients(db, run_once, region="c1", industry="i11", func="f1") == [user]
+
+
 # ---------------------------------------------------------------- AND across, OR within
 
 def test_all_three_dimensions_must_match(db, run_once):
@@ -396,13 +403,14 @@ def test_invalid_code_fails_the_campaign(db, run_once, field, item):
     targets = {"region": "C1", "industry": "I11", "func": "F1"}
     targets[field] = "%s,%s" % (targets[field], item)
     news = db.add_news(**targets)
-    assert run_once() == 1
+    exit_code = run_once()
     run = db.run("news", news)
     assert run["state"] == "failed"
     assert field in run["last_error"]
     assert item.strip() in run["last_error"]
     assert db.scalar("SELECT status FROM sns_qa_push_setting WHERE id = %s", [news]) == 1
     assert db.queue_rows() == []
+    assert exit_code == 1  # "1 when any campaign failed during this run"
 
 
 @pytest.mark.parametrize("field,text", [("region", ""), ("region", ",  ，"),
@@ -424,7 +432,7 @@ def test_promotion_email_one_row_per_distinct_address(db, run_once):
     matching(db, "u_han_2", email="hanmeimei@example.com")      # shares the address
     matching(db, "u_no_email", email="", mobile="13800000009")
     matching(db, "u_outside", city="C3", email="outside@example.com")
-    promotion = run_promotion(db, run_once, type=2, content="<p>你好 👋</p>")
+    promotion = run_promotion(db, run_once, type=2, content="<p>你好，李雷</p>")
     rows = promotion_rows(db, 2)
     assert sorted(r["email"] for r in rows) == sorted(["李雷@例子.中国", "hanmeimei@example.com"])
     assert all(r["mobile"] == "" for r in rows)
@@ -439,6 +447,14 @@ def test_promotion_email_all_users_changes_nothing(db, run_once):
     rows = promotion_rows(db, 2)
     assert [(r["email"], r["mobile"]) for r in rows] == [("mail@example.com", "")]
     assert promotion_rows(db, 3) == []
+
+
+def test_promotion_email_addresses_are_trimmed_before_deduplication(db, run_once):
+    matching(db, "u_padded", email="  wang@example.com ")
+    matching(db, "u_plain", email="wang@example.com")
+    matching(db, "u_blank", email="   ")
+    run_promotion(db, run_once, type=2)
+    assert [r["email"] for r in promotion_rows(db, 2)] == ["wang@example.com"]
 
 
 # ---------------------------------------------------------------- promotion SMS (type 3)
@@ -498,6 +514,16 @@ def test_promotion_sms_all_users_card_whose_own_data_does_not_match_adds_nothing
     card_id = db.scalar("SELECT card_id FROM account_basic_detail WHERE user_id = %s", [user])
     db.query("UPDATE card_info_jsonver SET mobile = '13900000006' WHERE card_id = %s",
              [card_id])
+    run_promotion(db, run_once, type=3, isalluser=2)
+    assert [r["mobile"] for r in promotion_rows(db, 3)] == ["13800000001"]
+
+
+def test_promotion_sms_mobiles_are_trimmed_and_overlong_card_mobiles_left_out(db, run_once):
+    matching(db, "u_padded", mobile=" 13800000001 ")
+    matching(db, "u_blank", mobile="  ")
+    card(db, city="C1", ind="I11", func="F1", mobile="13800000001  ")
+    card(db, city="C1", ind="I11", func="F1", mobile="+86-138-0000-0002-99")  # 20 > 18
+    card(db, city="C1", ind="I11", func="F1", mobile="   ")
     run_promotion(db, run_once, type=3, isalluser=2)
     assert [r["mobile"] for r in promotion_rows(db, 3)] == ["13800000001"]
 

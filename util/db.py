@@ -103,7 +103,7 @@ class Outage:
         with self._lock:
             if self._since is None:
                 self._since = str(error)
-                logger.warning("database unreachable, retrying with backoff: %s", error)
+                logger.warning("database unreachable: %s", error)
 
     def recovered(self) -> None:
         with self._lock:

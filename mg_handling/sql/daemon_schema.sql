@@ -3,7 +3,8 @@
 -- about its own progress lives here.
 
 -- One row per campaign the daemon has seen: its state, progress and outcome.
--- state: pending (audience not built yet), running, done, failed, expired, skipped.
+-- state: running, done, failed, expired, skipped (and pending, seen only inside the
+-- transaction that claims the campaign: it commits as one of the others).
 CREATE TABLE IF NOT EXISTS mh_campaign_run (
   id bigint NOT NULL AUTO_INCREMENT,
   job varchar(16) NOT NULL,
