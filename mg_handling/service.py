@@ -5,6 +5,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import List, Optional, Tuple
 
 from mg_handling.activity import ActivityJob
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 JOBS = (NewsJob(), PromotionJob(), ActivityJob())
 EXIT_OK, EXIT_CAMPAIGN_FAILED, EXIT_ERROR = 0, 1, 2
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def ensure_schema(db: Database) -> None:
@@ -101,10 +103,12 @@ def run_forever(config: Config, stop: threading.Event) -> int:
     if started is None:
         return EXIT_OK
     db, fanout = started
-    threads = [threading.Thread(target=run_job, name=job.name,
+    # Daemon threads: a transaction still running after the grace period (a huge
+    # audience being frozen) is abandoned, and the server rolls it back.
+    threads = [threading.Thread(target=run_job, name=job.name, daemon=True,
                                 args=(job, fanout, stop, config.poll_interval))
                for job in JOBS]
-    threads.append(threading.Thread(target=fanout.lock.keep, name="lock",
+    threads.append(threading.Thread(target=fanout.lock.keep, name="lock", daemon=True,
                                     args=(stop, config.poll_interval)))
     try:
         fanout.prune_leftover_audiences()
@@ -114,8 +118,14 @@ def run_forever(config: Config, stop: threading.Event) -> int:
         thread.start()
     stop.wait()
     logger.info("stopping: finishing the current transactions")
+    deadline = time.monotonic() + SHUTDOWN_GRACE_SECONDS
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, deadline - time.monotonic()))
+    busy = [thread.name for thread in threads if thread.is_alive()]
+    if busy:
+        logger.warning("%s still in a transaction after %d s: abandoned, the server rolls "
+                       "it back and the next start does it again", ", ".join(busy),
+                       SHUTDOWN_GRACE_SECONDS)
     stop_all(db, fanout)
     logger.info("message_handling stopped")
     return EXIT_OK

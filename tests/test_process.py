@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, main_command, run_main, write_config
+from conftest import ROOT, connect, main_command, run_main, write_config
 
 
 def add_matching_users(db, count: int) -> set:
@@ -169,3 +169,34 @@ def test_long_running_mode_exits_2_on_a_wrong_password(tmp_path):
     assert daemon.returncode == 2
     assert "authentication failed" in err and len(err.strip().splitlines()) == 1
     assert "Pw-9f8e7d!" not in out + err + open(str(tmp_path / "pushing.log")).read()
+
+
+def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_loses_nothing(
+        db, config_path):
+    users = add_matching_users(db, 50)
+    news = db.add_news(status=2)  # not due yet
+    blocker = connect(db.name)
+    daemon = start_daemon(config_path)
+    try:
+        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE "
+                                   "table_schema = %s AND table_name = 'mh_instance'", [db.name]))
+        with blocker.cursor() as cursor:  # an uncommitted run row: the claim must wait on it
+            cursor.execute("BEGIN")
+            cursor.execute("INSERT INTO mh_campaign_run (job, campaign_id, state) "
+                           "VALUES ('news', %s, 'pending')", [news])
+        db.query("UPDATE sns_qa_push_setting SET status = 1 WHERE id = %s", [news])
+        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                                   "DB = %s AND INFO LIKE 'INSERT IGNORE INTO mh_campaign_run%%'",
+                                   [db.name]))
+        started = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(15) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        blocker.close()  # rolls the blocking row back
+        if daemon.poll() is None:
+            daemon.kill()
+    assert db.run("news", news) is None
+    assert db.queue_rows() == []
+    assert run_main(config_path, "--once").returncode == 0
+    assert_exactly_once(db, 230, users)
