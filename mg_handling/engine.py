@@ -77,7 +77,6 @@ class Settle:
 
 @dataclass
 class PollResult:
-    done: List[int] = field(default_factory=list)
     failed: List[int] = field(default_factory=list)
 
 
@@ -108,10 +107,7 @@ class FanOut:
         for row in rows:
             if self.stop.is_set():
                 break
-            outcome = self._handle(job, row)
-            if outcome == "done":
-                result.done.append(row["id"])
-            elif outcome == "failed":
+            if self._handle(job, row) == "failed":
                 result.failed.append(row["id"])
         return result
 
@@ -162,10 +158,8 @@ class FanOut:
         """Record the decision; for a plan, freeze the audience. Returns the run
         to write, or None. Another instance may have got there first: the run
         row lock makes the second one see its result."""
-        key = {"job": job.name, "campaign_id": row["id"]}
         with self.db.transaction() as tx:
-            tx.execute(Q.ensure_run, key)
-            run = tx.one(Q.lock_run_of_campaign, key)
+            run = self._lock_run_of_campaign(tx, job, row["id"])
             if run["state"] == "running":
                 return run["id"]
             if run["state"] == "done" or (run["state"] in SETTLED
@@ -179,6 +173,15 @@ class FanOut:
             self._log_settled(job, row["id"], decision)
             return None
         return run["id"]
+
+    def _lock_run_of_campaign(self, tx: Transaction, job: Job, campaign_id: int
+                              ) -> Dict[str, Any]:
+        """The campaign's run row, created if new and locked, by the lock holder only."""
+        key = {"job": job.name, "campaign_id": campaign_id, "lock_name": self.lock.name}
+        tx.execute(Q.ensure_run, key)
+        run = tx.one(Q.lock_run_of_campaign, key)
+        self.lock.check_holder(run["lock_holder"])
+        return run
 
     @staticmethod
     def _record(tx: Transaction, run_id: int, state: str, digest: str, reason: str) -> None:
@@ -204,10 +207,8 @@ class FanOut:
 
     def _fail_late(self, job: Job, row: Dict[str, Any], reason: str) -> str:
         """A campaign that broke while being written: recorded failed, legacy row untouched."""
-        key = {"job": job.name, "campaign_id": row["id"]}
         with self.db.transaction() as tx:
-            tx.execute(Q.ensure_run, key)
-            run = tx.one(Q.lock_run_of_campaign, key)
+            run = self._lock_run_of_campaign(tx, job, row["id"])
             self._record(tx, run["id"], "failed", fingerprint(row), reason)
         self._log_settled(job, row["id"], Settle("failed", reason))
         return "failed"

@@ -200,3 +200,15 @@ def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_lose
     assert db.queue_rows() == []
     assert run_main(config_path, "--once").returncode == 0
     assert_exactly_once(db, 230, users)
+
+
+def test_a_config_readable_by_others_is_warned_about_at_start(db, config_path):
+    os.chmod(config_path, 0o644)
+    assert run_main(config_path, "--once").returncode == 0
+    log = open(os.path.join(os.path.dirname(config_path), "pushing.log"), encoding="utf-8").read()
+    assert "is readable by other users" in log
+    os.chmod(config_path, 0o600)
+    open(os.path.join(os.path.dirname(config_path), "pushing.log"), "w").close()
+    assert run_main(config_path, "--once").returncode == 0
+    assert "readable by other users" not in open(
+        os.path.join(os.path.dirname(config_path), "pushing.log"), encoding="utf-8").read()

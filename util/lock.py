@@ -114,13 +114,20 @@ class InstanceLock:
     def keep(self, stop: threading.Event, interval: float) -> None:
         """The keeper thread: check the lock every `interval`, take it back when lost."""
         while not stop.wait(interval if self.held.is_set() else min(interval, 2.0)):
-            if self.held.is_set() and self.verify():
-                continue
-            if self._connection is not None:
-                logger.warning("instance lock %r lost; writing paused until it is held again",
-                               self.name)
+            try:
+                self._keep_once()
+            except Exception:  # the keeper must outlive any surprise, or writing stops for good
+                logger.exception("instance lock %r: check failed; trying again", self.name)
                 self.release()
-            self._take_back()
+
+    def _keep_once(self) -> None:
+        if self.held.is_set() and self.verify():
+            return
+        if self._connection is not None:
+            logger.warning("instance lock %r lost; writing paused until it is held again",
+                           self.name)
+            self.release()
+        self._take_back()
 
     def _take_back(self) -> None:
         try:

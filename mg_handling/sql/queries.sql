@@ -156,7 +156,8 @@ INSERT IGNORE INTO mh_campaign_run (job, campaign_id, state)
 VALUES (%(job)s, %(campaign_id)s, 'pending');
 
 -- name: lock_run_of_campaign
-SELECT id, state, fingerprint, written FROM mh_campaign_run
+SELECT id, state, fingerprint, written, IS_USED_LOCK(%(lock_name)s) AS lock_holder
+FROM mh_campaign_run
 WHERE job = %(job)s AND campaign_id = %(campaign_id)s FOR UPDATE;
 
 -- name: lock_run
