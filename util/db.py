@@ -37,9 +37,21 @@ CONNECTION_ERRORS = {
     2014,  # commands out of sync after a broken read
     4031,  # disconnected by the server because of inactivity
 }
+# The server's state, not the campaign's data: the same work succeeds later.
 TRANSIENT_ERRORS = {
+    1021,  # disk full
+    1037,  # out of memory
+    1038,  # out of sort memory
+    1041,  # out of memory for threads
+    1114,  # table is full
     1205,  # lock wait timeout
     1213,  # deadlock
+    1290,  # server running with --read-only (a failover in progress)
+    1317,  # query interrupted (KILL QUERY)
+    1792,  # read-only transaction
+    1836,  # running in read-only mode
+    1969,  # max_statement_time exceeded (MariaDB)
+    3024,  # max_execution_time exceeded (MySQL)
 }
 ACCESS_DENIED = 1045
 
@@ -57,7 +69,7 @@ class DatabaseUnavailable(DatabaseError):
 
 
 class TransientError(DatabaseError):
-    """A deadlock or lock wait timeout: the same work may succeed later."""
+    """A deadlock, a lock wait timeout, a read-only or full server: retry later."""
 
 
 class QueryError(DatabaseError):
