@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from typing import List, Optional
 
 from mg_handling import service
 from util.config import ConfigError, load_config, warn_if_world_readable
@@ -19,7 +20,7 @@ from util.logs import setup_logging
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=os.path.join(HERE, "db.conf"),
                         help="the configuration file (default: db.conf beside main.py)")
@@ -30,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         config = load_config(args.config, args.env)
