@@ -30,6 +30,7 @@ if ROOT not in sys.path:
 import pymysql  # noqa: E402
 
 from util.config import ConfigError, load_config  # noqa: E402
+from util.db import split_statements  # noqa: E402
 
 try:
     from tools.demo_data import load_demo_data  # noqa: E402
@@ -42,13 +43,6 @@ SCHEMA_PATH = os.path.join(ROOT, "mg_handling", "sql", "legacy_schema.sql")
 ENV = "database_demo"
 DEMO_PREFIX = "mh_demo"
 RUN_TABLE = "mh_campaign_run"
-RUN_COLUMNS = ("job", "campaign_id", "state", "recipients", "written", "last_error")
-# How a job name of mh_campaign_run may spell each kind of campaign.
-JOB_WORDS = {
-    "news": ("news", "sns", "qa_push"),
-    "promotion": ("promotion", "promo", "sms"),
-    "activity": ("activity", "operation"),
-}
 CONTENT_CHARS = 120
 
 
@@ -151,29 +145,10 @@ def connect(db, database=None, autocommit: bool = False):
                         % (db.host, db.port, db.user, error.args[-1])) from None
 
 
-def schema_statements(text: str):
-    """Statements of a .sql file: split on ';' at line end, comments skipped."""
-    statements, current = [], []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("--") or stripped.startswith("#"):
-            continue
-        current.append(line)
-        if stripped.endswith(";"):
-            statement = "\n".join(current).strip().rstrip(";").strip()
-            if statement:
-                statements.append(statement)
-            current = []
-    rest = "\n".join(current).strip()
-    if rest:
-        statements.append(rest)
-    return statements
-
-
 def recreate_database(db, schema_path: str = SCHEMA_PATH) -> None:
     """DROP and CREATE the demo database, then load the legacy schema."""
     with open(schema_path, encoding="utf-8") as handle:
-        statements = schema_statements(handle.read())
+        statements = split_statements(handle.read())
     connection = connect(db, autocommit=True)
     try:
         with connection.cursor() as cursor:
@@ -246,63 +221,25 @@ def _table_exists(cursor, table: str) -> bool:
     return cursor.fetchone()[0] > 0
 
 
-def _columns(cursor, table: str):
-    cursor.execute("SELECT COLUMN_NAME FROM information_schema.COLUMNS"
-                   " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = %s"
-                   " ORDER BY ORDINAL_POSITION", (table,))
-    return [row[0] for row in cursor.fetchall()]
-
-
-def _job_kind(job) -> str:
-    text = _cell(job).lower()
-    for kind, words in JOB_WORDS.items():
-        if any(word in text for word in words):
-            return kind
-    return ""
-
-
 def report_runs(cursor, campaigns) -> None:
     heading("campaigns and the daemon's bookkeeping (%s)" % RUN_TABLE)
-    runs = []
-    table_exists = _table_exists(cursor, RUN_TABLE)
-    if not table_exists:
-        print("  (table %s does not exist yet: the daemon has not created it)"
-              % RUN_TABLE)
-    else:
-        present = _columns(cursor, RUN_TABLE)
-        wanted = [c for c in RUN_COLUMNS if c in present]
-        missing = [c for c in RUN_COLUMNS if c not in present]
-        if wanted:
-            cursor.execute("SELECT %s FROM %s" % (", ".join(wanted), RUN_TABLE))
-            runs = [dict(zip(wanted, row)) for row in cursor.fetchall()]
-        if missing:
-            print("  (%s has no column %s)" % (RUN_TABLE, ", ".join(missing)))
-
-    matched = set()
+    runs = {}
+    if _table_exists(cursor, RUN_TABLE):
+        cursor.execute("SELECT job, campaign_id, state, recipients, written, last_error"
+                       " FROM mh_campaign_run")
+        runs = {(job, campaign_id): rest for job, campaign_id, *rest in cursor.fetchall()}
     rows = []
     for campaign in campaigns:
-        keys = {str(campaign["id"]), campaign["uid"]} - {""}
-        found = [i for i, run in enumerate(runs)
-                 if _cell(run.get("campaign_id")) in keys
-                 and _job_kind(run.get("job")) == campaign["kind"]]
-        matched.update(found)
         base = [campaign["kind"], campaign["id"], "due" if campaign["due"] else "tomorrow",
                 _cut(campaign["title"], 24)]
-        if not found:
-            rows.append(base + ["(no row)" if table_exists else "-", "", "", ""])
-        for i in found:
-            run = runs[i]
-            rows.append(base + [_cell(run.get("state", "")), run.get("recipients", ""),
-                                run.get("written", ""),
-                                _cut(_cell(run.get("last_error") or ""), 60)])
+        run = runs.get((campaign["kind"], campaign["id"]))
+        if run is None:
+            rows.append(base + ["(no row)", "", "", ""])
+        else:
+            state, recipients, written, last_error = run
+            rows.append(base + [state, recipients, written, _cut(_cell(last_error), 60)])
     print_table(["kind", "id", "push", "title", "state", "recipients", "written",
                  "last_error"], rows)
-
-    others = [runs[i] for i in range(len(runs)) if i not in matched]
-    if others:
-        print("  other rows of %s:" % RUN_TABLE)
-        columns = list(others[0].keys())
-        print_table(columns, [[run[c] for c in columns] for run in others], "    ")
 
 
 def _counts_by_type(cursor, table: str) -> None:
