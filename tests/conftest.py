@@ -226,18 +226,29 @@ def db():
         drop_database(name)
 
 
-def write_config(path: str, database: str, **main: Any) -> str:
-    """A db.conf for `database` with [main] overrides; returns its path."""
+def write_config(path: str, database: str, connection: Optional[Dict[str, Any]] = None,
+                 **main: Any) -> str:
+    """A db.conf for `database` on the test server (`connection` overrides host, port,
+    user or password) with [main] overrides; returns its path."""
     settings = {"env": "database_test", "poll_interval": 0.2, "log_file": "pushing.log"}
     settings.update(main)
+    server = dict(SERVER, **(connection or {}))
     lines = ["[main]"] + ["%s = %s" % item for item in settings.items()]
-    lines += ["", "[database_test]", "host = %s" % SERVER["host"],
-              "port = %s" % SERVER["port"], "user = %s" % SERVER["user"],
-              "password = %s" % SERVER["password"], "database = %s" % database, ""]
+    lines += ["", "[database_test]"] + ["%s = %s" % item for item in server.items()]
+    lines += ["database = %s" % database, ""]
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
     os.chmod(path, 0o600)
     return path
+
+
+def read_log(config_path: str) -> str:
+    """The daemon's pushing.log beside `config_path` ('' before it exists)."""
+    path = os.path.join(os.path.dirname(config_path), "pushing.log")
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
 
 
 @pytest.fixture

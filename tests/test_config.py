@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import SERVER, run_main
+from conftest import run_main, write_config
 from util.config import ConfigError, load_config
 
 PASSWORD = "S3cr3t-Pw!"
@@ -223,18 +223,13 @@ def one_line(text):
     return lines[0]
 
 
-def real_conf(tmp_path, *, host=None, port=None, user=None, password=None,
-              database="mh_test_config_nowhere", main=""):
-    return write(tmp_path, "[main]\nenv = database_test\nlog_file = pushing.log\n%s\n"
-                           "[database_test]\nhost = %s\nport = %s\nuser = %s\n"
-                           "password = %s\ndatabase = %s\n"
-                 % (main, host or SERVER["host"], port or SERVER["port"],
-                    user or SERVER["user"],
-                    SERVER["password"] if password is None else password, database))
+def real_conf(tmp_path, main=None, **connection):
+    return write_config(str(tmp_path / "db.conf"), "mh_test_config_nowhere", connection,
+                        **(main or {}))
 
 
 def test_bad_config_exits_2_with_one_line_naming_the_key(tmp_path):
-    path = real_conf(tmp_path, main="batch_size = 0\n", password=PASSWORD)
+    path = real_conf(tmp_path, {"batch_size": 0}, password=PASSWORD)
     result = run_main(path, "--once", timeout=30)
     assert result.returncode == 2
     assert "batch_size" in one_line(result.stderr)

@@ -1,12 +1,11 @@
 """Connections cut under a running daemon, and the instance lock taken away from it."""
 from __future__ import annotations
 
-import os
 import time
 
-from conftest import connect, write_config
-from test_process import (add_matching_users, assert_exactly_once, start_daemon, wait_for,
-                          written)
+from conftest import connect, read_log, write_config
+from test_process import (add_matching_users, assert_exactly_once, start_daemon, state,
+                          wait_for, written)
 from util.lock import lock_name
 
 
@@ -23,15 +22,6 @@ def kill(db, connection_ids) -> None:
             db.query("KILL CONNECTION %s", [connection_id])
         except Exception:  # it may have ended on its own meanwhile
             pass
-
-
-def read_log(tmp_path) -> str:
-    with open(os.path.join(str(tmp_path), "pushing.log"), encoding="utf-8") as handle:
-        return handle.read()
-
-
-def state(db, job, campaign_id):
-    return (db.run(job, campaign_id) or {}).get("state")
 
 
 def test_connections_killed_mid_fanout_never_double_write(db, tmp_path):
@@ -57,7 +47,7 @@ def test_connections_killed_mid_fanout_never_double_write(db, tmp_path):
     assert_exactly_once(db, 230, users)
     run = db.run("news", news)
     assert (run["recipients"], run["written"]) == (30000, 30000)
-    log = read_log(tmp_path)
+    log = read_log(config)
     assert "database unreachable" in log or "instance lock" in log
     assert "Traceback" not in log
 
@@ -95,6 +85,6 @@ def test_no_chunk_is_written_while_another_session_holds_the_lock(db, tmp_path):
         daemon.terminate()
         assert daemon.wait(15) == 0
     assert_exactly_once(db, 230, users)
-    log = read_log(tmp_path)
+    log = read_log(config)
     assert "standing by: another instance holds the lock" in log
     assert "held again" in log

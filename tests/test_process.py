@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from conftest import ROOT, connect, main_command, run_main, write_config
+from conftest import ROOT, connect, main_command, read_log, run_main, write_config
 
 
 def add_matching_users(db, count: int) -> set:
@@ -44,8 +44,16 @@ def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02):
 
 
 def written(db, job: str, campaign_id: int) -> int:
-    run = db.run(job, campaign_id)
-    return run["written"] if run else 0
+    return (db.run(job, campaign_id) or {}).get("written", 0)
+
+
+def state(db, job: str, campaign_id: int):
+    return (db.run(job, campaign_id) or {}).get("state")
+
+
+def daemon_table_exists(db, table: str) -> bool:
+    return bool(db.scalar("SELECT COUNT(*) FROM information_schema.tables "
+                          "WHERE table_schema = %s AND table_name = %s", [db.name, table]))
 
 
 def assert_exactly_once(db, message_type: int, expected: set) -> None:
@@ -62,9 +70,8 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
     kills = 0
     for _ in range(3):
         daemon = start_daemon(config)
-        wait_for(lambda: written(db, "news", news) > 0 or
-                 (db.run("news", news) or {}).get("state") == "done")
-        if db.run("news", news)["state"] == "done":
+        wait_for(lambda: written(db, "news", news) > 0 or state(db, "news", news) == "done")
+        if state(db, "news", news) == "done":
             daemon.terminate()
             daemon.wait(10)
             break
@@ -88,10 +95,8 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
 def test_second_instance_exits_2_and_names_the_holder(db, config_path):
     first = start_daemon(config_path)
     try:
-        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM mh_instance") if
-                 db.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE "
-                           "table_schema = %s AND table_name = 'mh_instance'", [db.name])
-                 else 0)
+        wait_for(lambda: daemon_table_exists(db, "mh_instance")
+                 and db.scalar("SELECT COUNT(*) FROM mh_instance"))
         second = run_main(config_path, "--once", timeout=30)
         assert second.returncode == 2
         assert "another instance holds the lock" in second.stderr
@@ -114,16 +119,13 @@ def test_sigterm_exits_0_promptly_and_leaves_no_half_chunk(db, tmp_path):
     assert run["written"] == db.scalar("SELECT COUNT(*) FROM message_queue")
     assert run_main(config, "--once").returncode == 0
     assert_exactly_once(db, 230, users)
-    log = open(os.path.join(str(tmp_path), "pushing.log"), encoding="utf-8").read()
-    assert "message_handling stopped" in log
+    assert "message_handling stopped" in read_log(config)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_idle_daemon_stops_on_signal_with_exit_0(db, config_path, signum):
     daemon = start_daemon(config_path)
-    wait_for(lambda: os.path.exists(os.path.join(os.path.dirname(config_path), "pushing.log"))
-             and "started" in open(os.path.join(os.path.dirname(config_path),
-                                                "pushing.log")).read())
+    wait_for(lambda: "started" in read_log(config_path))
     daemon.send_signal(signum)
     assert daemon.wait(10) == 0
 
@@ -133,42 +135,32 @@ def test_running_daemon_sees_campaigns_created_after_it_started(db, config_path)
     daemon = start_daemon(config_path)
     try:
         first = db.add_news()
-        wait_for(lambda: (db.run("news", first) or {}).get("state") == "done", timeout=20)
+        wait_for(lambda: state(db, "news", first) == "done", timeout=20)
         second = db.add_activity()
-        wait_for(lambda: (db.run("activity", second) or {}).get("state") == "done", timeout=20)
+        wait_for(lambda: state(db, "activity", second) == "done", timeout=20)
         assert db.recipients(230) == [user] and db.recipients(231) == [user]
     finally:
         daemon.terminate()
         assert daemon.wait(10) == 0
 
 
-def write_raw_config(tmp_path, **database) -> str:
-    section = dict(host="127.0.0.1", port=3306, user="root", password="", database="mh_test_x")
-    section.update(database)
-    path = str(tmp_path / "db.conf")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("[main]\nenv = database_test\npoll_interval = 0.2\n\n[database_test]\n" +
-                     "".join("%s = %s\n" % item for item in section.items()))
-    return path
-
-
 def test_long_running_mode_waits_for_an_unreachable_database(tmp_path):
-    config = write_raw_config(tmp_path, port=1)
+    config = write_config(str(tmp_path / "db.conf"), "mh_test_x", {"port": 1})
     daemon = start_daemon(config)
-    log = str(tmp_path / "pushing.log")
-    wait_for(lambda: os.path.exists(log) and "cannot start yet" in open(log).read(), timeout=20)
+    wait_for(lambda: "cannot start yet" in read_log(config), timeout=20)
     assert daemon.poll() is None, "the daemon exited instead of waiting"
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(10) == 0
 
 
 def test_long_running_mode_exits_2_on_a_wrong_password(tmp_path):
-    config = write_raw_config(tmp_path, user="mh_nobody", password="Pw-9f8e7d!")
+    config = write_config(str(tmp_path / "db.conf"), "mh_test_x",
+                          {"user": "mh_nobody", "password": "Pw-9f8e7d!"})
     daemon = start_daemon(config)
     out, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 2
     assert "authentication failed" in err and len(err.strip().splitlines()) == 1
-    assert "Pw-9f8e7d!" not in out + err + open(str(tmp_path / "pushing.log")).read()
+    assert "Pw-9f8e7d!" not in out + err + read_log(config)
 
 
 def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_loses_nothing(
@@ -178,8 +170,7 @@ def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_lose
     blocker = connect(db.name)
     daemon = start_daemon(config_path)
     try:
-        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM information_schema.tables WHERE "
-                                   "table_schema = %s AND table_name = 'mh_instance'", [db.name]))
+        wait_for(lambda: daemon_table_exists(db, "mh_instance"))
         with blocker.cursor() as cursor:  # an uncommitted run row: the claim must wait on it
             cursor.execute("BEGIN")
             cursor.execute("INSERT INTO mh_campaign_run (job, campaign_id, state) "
@@ -205,10 +196,8 @@ def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_lose
 def test_a_config_readable_by_others_is_warned_about_at_start(db, config_path):
     os.chmod(config_path, 0o644)
     assert run_main(config_path, "--once").returncode == 0
-    log = open(os.path.join(os.path.dirname(config_path), "pushing.log"), encoding="utf-8").read()
-    assert "is readable by other users" in log
+    assert "is readable by other users" in read_log(config_path)
     os.chmod(config_path, 0o600)
     open(os.path.join(os.path.dirname(config_path), "pushing.log"), "w").close()
     assert run_main(config_path, "--once").returncode == 0
-    assert "readable by other users" not in open(
-        os.path.join(os.path.dirname(config_path), "pushing.log"), encoding="utf-8").read()
+    assert "readable by other users" not in read_log(config_path)

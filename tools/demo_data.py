@@ -16,7 +16,7 @@ import datetime
 import json
 import random
 import uuid
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 # (province_code, province, english, [(prefecture_code, city, english, capital, weight)])
 # Real GB/T 2260 codes. The weight skews users towards the big cities.
