@@ -1,7 +1,7 @@
 """The named statements of sql/queries.sql, loaded once at import.
 
 `Q.due_news` is the text of the entry `-- name: due_news`. An entry may
-include another one as `{name}`: composition of fixed SQL text only, values
+include another one as `{name}` (which may include others): composition of fixed SQL text only, values
 always travel as parameters.
 """
 from __future__ import annotations
@@ -30,7 +30,15 @@ def parse_named_queries(text: str) -> Dict[str, str]:
         elif current and not line.lstrip().startswith("--"):
             bodies[current].append(line)
     raw = {name: "\n".join(lines).strip().rstrip(";").strip() for name, lines in bodies.items()}
-    return {name: _INCLUDE.sub(lambda m: raw[m.group(1)], body) for name, body in raw.items()}
+
+    def expand(body: str, seen: tuple) -> str:
+        def include(match: "re.Match[str]") -> str:
+            name = match.group(1)
+            if name in seen:
+                raise ValueError("query %s includes itself" % name)
+            return expand(raw[name], seen + (name,))
+        return _INCLUDE.sub(include, body)
+    return {name: expand(body, (name,)) for name, body in raw.items()}
 
 
 def read_sql(filename: str) -> str:

@@ -19,13 +19,11 @@ DIMENSIONS = ("region", "industry", "func")
 _SEPARATOR = re.compile("[,\uff0c]")  # ',' and the full-width '，'
 _CODE = re.compile(r"[0-9A-Za-z_-]{1,16}")
 
-# What an audience is made of, and the statement that fills it.
-AUDIENCE_FILLS = {
-    "users": Q.fill_audience_users,
-    "emails": Q.fill_audience_emails,
-    "mobiles": Q.fill_audience_mobiles,
-    "mobiles_and_cards": Q.fill_audience_mobiles_and_cards,
-}
+# What an audience is made of: the SELECT of its recipients, and the
+# statement that freezes them into mh_audience.
+AUDIENCE_KINDS = ("users", "emails", "mobiles", "mobiles_and_cards")
+AUDIENCE_SELECTS = {kind: getattr(Q, "audience_" + kind) for kind in AUDIENCE_KINDS}
+AUDIENCE_FILLS = {kind: getattr(Q, "fill_audience_" + kind) for kind in AUDIENCE_KINDS}
 
 
 def parse_codes(field: str, text: Optional[str]) -> Tuple[str, ...]:

@@ -100,39 +100,46 @@ WHERE c.card_id <> '' AND TRIM(c.mobile) <> '' AND CHAR_LENGTH(TRIM(c.mobile)) <
       WHERE co.card_id = c.card_id AND co.func_code REGEXP %(func_pattern)s)
 
 -- ---------------------------------------------------------------- audiences
--- Frozen once per campaign, in one statement, in a stable order.
+-- What each kind of audience is: one recipient per row, no duplicates. The
+-- fill_* statements freeze it once per campaign, in one statement; `preview`
+-- counts the same SELECT without writing.
+
+-- name: audience_users
+SELECT u.user_id AS recipient
+{matching_users}
+
+-- name: audience_emails
+SELECT DISTINCT TRIM(u.email) AS recipient
+{matching_users}
+  AND TRIM(u.email) <> ''
+
+-- name: audience_mobiles
+SELECT DISTINCT TRIM(u.mobile) AS recipient
+{matching_users}
+  AND TRIM(u.mobile) <> ''
+
+-- name: audience_mobiles_and_cards
+SELECT TRIM(u.mobile) AS recipient
+{matching_users}
+  AND TRIM(u.mobile) <> ''
+UNION
+{matching_card_mobiles}
 
 -- name: fill_audience_users
 INSERT INTO mh_audience (run_id, recipient)
-SELECT %(run_id)s, u.user_id
-{matching_users}
-ORDER BY u.id;
+SELECT %(run_id)s, a.recipient FROM ({audience_users}) a;
 
 -- name: fill_audience_emails
 INSERT INTO mh_audience (run_id, recipient)
-SELECT %(run_id)s, x.recipient
-FROM (SELECT DISTINCT TRIM(u.email) AS recipient
-      {matching_users}
-        AND TRIM(u.email) <> '') x
-ORDER BY x.recipient;
+SELECT %(run_id)s, a.recipient FROM ({audience_emails}) a;
 
 -- name: fill_audience_mobiles
 INSERT INTO mh_audience (run_id, recipient)
-SELECT %(run_id)s, x.recipient
-FROM (SELECT DISTINCT TRIM(u.mobile) AS recipient
-      {matching_users}
-        AND TRIM(u.mobile) <> '') x
-ORDER BY x.recipient;
+SELECT %(run_id)s, a.recipient FROM ({audience_mobiles}) a;
 
 -- name: fill_audience_mobiles_and_cards
 INSERT INTO mh_audience (run_id, recipient)
-SELECT %(run_id)s, x.recipient
-FROM (SELECT TRIM(u.mobile) AS recipient
-      {matching_users}
-        AND TRIM(u.mobile) <> ''
-      UNION
-      {matching_card_mobiles}) x
-ORDER BY x.recipient;
+SELECT %(run_id)s, a.recipient FROM ({audience_mobiles_and_cards}) a;
 
 -- name: clear_audience
 DELETE FROM mh_audience WHERE run_id = %(run_id)s;
