@@ -8,6 +8,9 @@ A campaign goes through three kinds of transaction:
    resume cursor, in one transaction that first locks the run row and checks
    that the cursor is where it was and that this instance holds the lock;
 3. the last chunk also marks the legacy row sent.
+An operator may cancel a run between two chunks (its state is then no longer
+`running`, which the next chunk sees under the run row lock) or ask for a
+failed, expired, skipped or cancelled one to be retried (state `retry`).
 A crash at any instant loses at most an uncommitted chunk, which is written
 again from the committed cursor: every recipient gets exactly one row.
 """
@@ -34,6 +37,9 @@ logger = logging.getLogger(__name__)
 
 WRITES = {MESSAGE_QUEUE: Q.write_message_queue, MESSAGE_PROMOTION: Q.write_message_promotion}
 SETTLED = ("failed", "skipped", "expired")
+FINAL = ("done", "cancelled")
+RETRY = "retry"
+PROGRESS_SECONDS = 5.0
 PRUNE_ROWS = 10000
 _ROW_KEYS_NOT_CAMPAIGN = ("run_id", "run_state", "run_fingerprint", "db_now")
 
@@ -60,6 +66,14 @@ class Settings:
     push_ahead_seconds: int
     batch_size: int
     max_lateness_seconds: int
+    max_rows_per_second: int = 0  # 0: unlimited
+
+    @property
+    def chunk_size(self) -> int:
+        """Throttled, a chunk holds at most one second of writing."""
+        if self.max_rows_per_second:
+            return min(self.batch_size, self.max_rows_per_second)
+        return self.batch_size
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,60 @@ def fingerprint(row: Dict[str, Any]) -> str:
     campaign = {key: value for key, value in row.items() if key not in _ROW_KEYS_NOT_CAMPAIGN}
     text = json.dumps(campaign, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def decide(job: Job, row: Dict[str, Any], settings: Settings, retry: bool = False
+           ) -> Union[Plan, Settle]:
+    """What to do with a due campaign row: its plan, or why it is not sent."""
+    try:
+        targeting = Targeting.from_row(row)
+        send_time = row[job.send_time_field]
+        if send_time <= 0:
+            raise CampaignError(job.send_time_field,
+                                "must be a positive Unix timestamp, not %r" % send_time)
+        delivery = job.delivery(row)
+    except CampaignError as error:
+        return Settle("failed", str(error))
+    empty = targeting.empty_dimensions()
+    if empty:
+        return Settle("skipped", "%s empty: an empty target list never means everyone"
+                      % " and ".join(empty))
+    late = row["db_now"] - send_time
+    limit = settings.max_lateness_seconds
+    if limit and late > limit and not retry:  # an operator's retry overrides the limit
+        return Settle("expired", "%d s overdue, more than max_lateness_seconds %d"
+                      % (late, limit))
+    return Plan(targeting, delivery)
+
+
+class Progress:
+    """The rows written by one `_write`: a progress line every few seconds,
+    and the pause that keeps writing under max_rows_per_second."""
+
+    def __init__(self, job: Job, max_rows_per_second: int) -> None:
+        self.job = job
+        self.max_rows_per_second = max_rows_per_second
+        self.rows = 0
+        self.started = self.last_logged = time.monotonic()
+
+    def add(self, run: Dict[str, Any], rows: int) -> float:
+        """Count a committed chunk; returns how long to wait before the next one."""
+        self.rows += rows
+        now = time.monotonic()
+        elapsed = now - self.started
+        if now - self.last_logged >= PROGRESS_SECONDS:
+            self.last_logged = now
+            self._log(run, self.rows / elapsed if elapsed > 0 else 0.0)
+        if not self.max_rows_per_second:
+            return 0.0
+        return max(0.0, self.rows / self.max_rows_per_second - elapsed)
+
+    def _log(self, run: Dict[str, Any], rate: float) -> None:
+        left = run["recipients"] - run["written"]
+        eta = "%.0f s" % (left / rate) if rate > 0 else "unknown"
+        logger.info("%s: %d of %d rows written (%.1f %%), %.0f rows/s, ETA %s",
+                    self.job.describe(run["campaign_id"]), run["written"], run["recipients"],
+                    100.0 * run["written"] / max(run["recipients"], 1), rate, eta)
 
 
 class FanOut:
@@ -119,7 +187,7 @@ class FanOut:
             digest = fingerprint(row)
             if row["run_state"] in SETTLED and row["run_fingerprint"] == digest:
                 return None
-            decision = self._decide(job, row)
+            decision = decide(job, row, self.settings, retry=row["run_state"] == RETRY)
             run_id = self._claim(job, row, digest, decision)
             if run_id:
                 return self._write(job, run_id, started)
@@ -132,27 +200,6 @@ class FanOut:
             logger.exception("%s: unexpected error", job.describe(row["id"]))
             return self._fail_late(job, row, "internal error: %r" % error)
 
-    def _decide(self, job: Job, row: Dict[str, Any]) -> Union[Plan, Settle]:
-        try:
-            targeting = Targeting.from_row(row)
-            send_time = row[job.send_time_field]
-            if send_time <= 0:
-                raise CampaignError(job.send_time_field,
-                                    "must be a positive Unix timestamp, not %r" % send_time)
-            delivery = job.delivery(row)
-        except CampaignError as error:
-            return Settle("failed", str(error))
-        empty = targeting.empty_dimensions()
-        if empty:
-            return Settle("skipped", "%s empty: an empty target list never means everyone"
-                          % " and ".join(empty))
-        late = row["db_now"] - send_time
-        limit = self.settings.max_lateness_seconds
-        if limit and late > limit:
-            return Settle("expired", "%d s overdue, more than max_lateness_seconds %d"
-                          % (late, limit))
-        return Plan(targeting, delivery)
-
     def _claim(self, job: Job, row: Dict[str, Any], digest: str,
                decision: Union[Plan, Settle]) -> Optional[int]:
         """Record the decision; for a plan, freeze the audience. Returns the run
@@ -162,8 +209,8 @@ class FanOut:
             run = self._lock_run_of_campaign(tx, job, row["id"])
             if run["state"] == "running":
                 return run["id"]
-            if run["state"] == "done" or (run["state"] in SETTLED
-                                          and run["fingerprint"] == digest):
+            if run["state"] in FINAL or (run["state"] in SETTLED
+                                         and run["fingerprint"] == digest):
                 return None
             if isinstance(decision, Settle):
                 self._record(tx, run["id"], decision.state, digest, decision.reason)
@@ -214,31 +261,33 @@ class FanOut:
         return "failed"
 
     def _write(self, job: Job, run_id: int, started: float) -> Optional[str]:
-        """Write the run's remaining chunks; 'done' when the campaign is marked sent."""
-        rows = 0
+        """Write the run's remaining chunks; 'done' when the campaign is marked sent,
+        'cancelled' when an operator cancelled it, None when stopped."""
+        progress = Progress(job, self.settings.max_rows_per_second)
         while not self.stop.is_set():
-            written, over, finished = self._write_chunk(job, run_id)
-            rows += written
-            if finished:
-                self._log_done(job, finished, rows, time.monotonic() - started)
+            written, run = self._write_chunk(job, run_id)
+            if run["state"] == "done":
+                self._log_done(job, run, progress.rows + written, time.monotonic() - started)
                 self._prune_audience(run_id)
                 return "done"
-            if over:
-                return None
+            if run["state"] != "running":
+                logger.warning("%s stopped: %s after %d of %d rows", job.describe(
+                    run["campaign_id"]), run["state"], run["written"], run["recipients"])
+                return run["state"]
+            self.stop.wait(progress.add(run, written))
         return None
 
-    def _write_chunk(self, job: Job, run_id: int
-                     ) -> Tuple[int, bool, Optional[Dict[str, Any]]]:
-        """One chunk in one transaction. Returns the rows written, whether the run
-        is no longer running, and the run when this chunk finished it."""
+    def _write_chunk(self, job: Job, run_id: int) -> Tuple[int, Dict[str, Any]]:
+        """One chunk in one transaction. Returns the rows written and the run as
+        this chunk left it (state 'done' when it finished the campaign)."""
         with self.db.transaction() as tx:
             run = tx.one(Q.lock_run, {"run_id": run_id, "lock_name": self.lock.name})
             self.lock.check_holder(run["lock_holder"])
             if run["state"] != "running":
-                return 0, True, None
+                return 0, run
             after = run["resume_after"]
             until = tx.one(Q.chunk_end, {"run_id": run_id, "after": after,
-                                         "batch_size": self.settings.batch_size})["chunk_end"]
+                                         "batch_size": self.settings.chunk_size})["chunk_end"]
             written = 0
             if until is not None:
                 delivery = Delivery.from_json(run["message"])
@@ -247,13 +296,14 @@ class FanOut:
                     "message_type": delivery.message_type, "from_uid": delivery.from_uid,
                     "title": delivery.title, "content": delivery.content})
                 tx.execute(Q.advance_run, {"run_id": run_id, "until": until, "written": written})
-            if until is not None and until < run["last_audience_id"]:
-                return written, False, None
             run["written"] += written
+            if until is not None and until < run["last_audience_id"]:
+                return written, run
             tx.execute(job.mark_sent_query, {"campaign_id": run["campaign_id"],
                                              "recipients": run["written"]})
             tx.execute(Q.finish_run, {"run_id": run_id})
-        return written, True, run
+        run["state"] = "done"
+        return written, run
 
     def _log_done(self, job: Job, run: Dict[str, Any], rows: int, seconds: float) -> None:
         campaign = job.describe(run["campaign_id"])

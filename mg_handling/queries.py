@@ -1,4 +1,4 @@
-"""The named statements of sql/queries.sql, loaded once at import.
+"""The named statements of sql/queries.sql and sql/operations.sql, loaded once at import.
 
 `Q.due_news` is the text of the entry `-- name: due_news`. An entry may
 include another one as `{name}` (which may include others): composition of fixed SQL text only, values
@@ -54,7 +54,9 @@ class _Queries:
         try:
             return self._queries[name]
         except KeyError:
-            raise AttributeError("no query named %r in queries.sql" % name) from None
+            raise AttributeError("no query named %r in %s" % (name, ", ".join(NAMED_SQL_FILES))) from None
 
 
-Q = _Queries(parse_named_queries(read_sql("queries.sql")))
+# The daemon's statements, then the operator commands' (which may include the daemon's).
+NAMED_SQL_FILES = ("queries.sql", "operations.sql")
+Q = _Queries(parse_named_queries("\n".join(read_sql(name) for name in NAMED_SQL_FILES)))

@@ -44,6 +44,7 @@ class Config:
     push_ahead_seconds: int
     batch_size: int
     max_lateness_seconds: int
+    max_rows_per_second: int
     log_file: str
     log_level: str
     db: DatabaseConfig
@@ -99,6 +100,7 @@ MAIN_KEYS: Dict[str, tuple] = {
     "push_ahead_seconds": (_int_at_least(0), "150"),
     "batch_size": (_int_at_least(1), "10000"),
     "max_lateness_seconds": (_int_at_least(0), "0"),
+    "max_rows_per_second": (_int_at_least(0), "0"),
     "log_file": (_non_empty, "pushing.log"),
     "log_level": (_log_level, "INFO"),
 }
@@ -169,6 +171,7 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         config_path=path, env=section, poll_interval=main["poll_interval"],
         push_ahead_seconds=main["push_ahead_seconds"], batch_size=main["batch_size"],
         max_lateness_seconds=main["max_lateness_seconds"],
+        max_rows_per_second=main["max_rows_per_second"],
         log_file=os.path.abspath(log_file), log_level=main["log_level"], db=db,
         world_readable=bool(mode & stat.S_IROTH),
     )

@@ -7,36 +7,47 @@
 -- ---------------------------------------------------------------- due campaigns
 -- One query per job and poll: the due campaigns joined to the daemon's own
 -- record of them. Besides new campaigns it returns the ones to look at again:
--- running (to resume, even if no longer due), and failed / skipped / expired
--- ones, which are tried again only when their row changed since.
+-- running (to resume, even if no longer due), failed / skipped / expired
+-- ones, which are tried again only when their row changed since, and the ones
+-- an operator asked to retry. Done and cancelled campaigns never come back.
+
+-- The columns each job reads from its campaign table (also used by `preview`).
+-- name: news_columns
+s.id, s.push_time, s.region, s.industry, s.func, s.content, s.admin_id, s.status
+
+-- name: promotion_columns
+p.id, p.pro_id, p.type, p.isalluser, p.push_time, p.region, p.industry, p.func,
+p.title, p.content, p.created_time, p.admin_id, p.status, p.url, p.json_data
+
+-- name: activity_columns
+a.id, a.activity_id, a.isnotify, a.push_state, a.state, a.onlinetime, a.offlinetime,
+a.region, a.industry, a.func, a.image, a.title, a.content, a.user_id,
+a.created_time, a.url, a.json_data
 
 -- name: due_news
-SELECT s.id, s.push_time, s.region, s.industry, s.func, s.content, s.admin_id, s.status,
+SELECT {news_columns},
        r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
        UNIX_TIMESTAMP() AS db_now
 FROM sns_qa_push_setting s
 LEFT JOIN mh_campaign_run r ON r.job = 'news' AND r.campaign_id = s.id
 WHERE (s.status <> 2 AND s.push_time <= UNIX_TIMESTAMP() + %(ahead)s
-       AND (r.state IS NULL OR r.state <> 'done'))
+       AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled')))
    OR r.state = 'running'
 ORDER BY s.push_time, s.id;
 
 -- name: due_promotion
-SELECT p.id, p.pro_id, p.type, p.isalluser, p.push_time, p.region, p.industry, p.func,
-       p.title, p.content, p.created_time, p.admin_id, p.status, p.url, p.json_data,
+SELECT {promotion_columns},
        r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
        UNIX_TIMESTAMP() AS db_now
 FROM sys_user_promotion p
 LEFT JOIN mh_campaign_run r ON r.job = 'promotion' AND r.campaign_id = p.id
 WHERE (p.status = 1 AND p.push_time <= UNIX_TIMESTAMP() + %(ahead)s
-       AND (r.state IS NULL OR r.state <> 'done'))
+       AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled')))
    OR r.state = 'running'
 ORDER BY p.push_time, p.id;
 
 -- name: due_activity
-SELECT a.id, a.activity_id, a.isnotify, a.push_state, a.state, a.onlinetime, a.offlinetime,
-       a.region, a.industry, a.func, a.image, a.title, a.content, a.user_id,
-       a.created_time, a.url, a.json_data,
+SELECT {activity_columns},
        r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
        UNIX_TIMESTAMP() AS db_now
 FROM operation_activity a
@@ -44,7 +55,7 @@ LEFT JOIN mh_campaign_run r ON r.job = 'activity' AND r.campaign_id = a.id
 WHERE (a.isnotify = 2 AND a.push_state <> 2 AND a.state = 2
        AND a.onlinetime <= UNIX_TIMESTAMP() + %(ahead)s
        AND (a.offlinetime = 0 OR a.offlinetime > UNIX_TIMESTAMP())
-       AND (r.state IS NULL OR r.state <> 'done'))
+       AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled')))
    OR r.state = 'running'
 ORDER BY a.onlinetime, a.id;
 
@@ -151,9 +162,11 @@ FROM mh_audience WHERE run_id = %(run_id)s;
 -- name: prune_audience
 DELETE FROM mh_audience WHERE run_id = %(run_id)s ORDER BY id LIMIT %(limit)s;
 
+-- A done run no longer needs its audience. A failed or cancelled one keeps it:
+-- when it is retried it goes on from its resume point.
 -- name: runs_with_leftover_audience
 SELECT r.id FROM mh_campaign_run r
-WHERE r.state <> 'running'
+WHERE r.state = 'done'
   AND EXISTS (SELECT 1 FROM mh_audience a WHERE a.run_id = r.id);
 
 -- ---------------------------------------------------------------- runs

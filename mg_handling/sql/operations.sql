@@ -1,0 +1,2 @@
+-- The statements of the operator commands (preview, status, retry, cancel), by name.
+-- Same rules as queries.sql: values are %(name)s parameters, `{name}` includes.
