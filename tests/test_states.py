@@ -1,0 +1,112 @@
+"""Operator states seen by the engine (cancelled, retry), the throttle and progress lines.
+
+The commands that set these states (`main.py cancel|retry`) are tested in
+test_operations.py; here the state is set directly, to test what the engine
+does with it.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from mg_handling import engine, service
+from test_process import add_matching_users, assert_exactly_once, wait_for
+from util.config import load_config
+
+
+def run_in_thread(config_path: str, **main) -> threading.Thread:
+    from conftest import write_config
+    path = write_config(config_path, load_config(config_path).db.database, **main)
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault(
+        "code", service.run_once(load_config(path), threading.Event())))
+    thread.result = result
+    thread.start()
+    return thread
+
+
+def set_state(db, job: str, campaign_id: int, state: str) -> None:
+    db.query("UPDATE mh_campaign_run SET state = %s WHERE job = %s AND campaign_id = %s",
+             [state, job, campaign_id])
+
+
+def test_a_cancelled_run_stops_between_chunks_and_never_comes_back(db, config_path, run_once,
+                                                                    caplog):
+    users = add_matching_users(db, 3000)
+    news = db.add_news()
+    thread = run_in_thread(config_path, batch_size=100, max_rows_per_second=1000)
+    wait_for(lambda: (db.run("news", news) or {}).get("written", 0) >= 300, timeout=30)
+    set_state(db, "news", news, "cancelled")
+    thread.join(30)
+    assert thread.result["code"] == 0
+    run = db.run("news", news)
+    rows = db.recipients(230)
+    assert run["state"] == "cancelled"
+    assert 300 <= run["written"] == len(rows) < len(users)
+    assert len(set(rows)) == len(rows) and set(rows) <= users
+    assert db.scalar("SELECT status FROM sns_qa_push_setting WHERE id = %s", [news]) != 2
+    assert any("stopped: cancelled after %d of 3000 rows" % run["written"] in r.getMessage()
+               for r in caplog.records if r.levelno == logging.WARNING)
+    db.query("UPDATE sns_qa_push_setting SET content = %s WHERE id = %s",
+             ['[{"newsid": "n2", "title": "改过"}]', news])
+    assert run_once() == 0
+    assert db.recipients(230) == rows and db.run("news", news)["state"] == "cancelled"
+
+
+def test_retry_of_a_cancelled_run_resumes_where_it_stopped(db, config_path, run_once):
+    users = add_matching_users(db, 1500)
+    news = db.add_news()
+    thread = run_in_thread(config_path, batch_size=100, max_rows_per_second=1000)
+    wait_for(lambda: (db.run("news", news) or {}).get("written", 0) >= 200, timeout=30)
+    set_state(db, "news", news, "cancelled")
+    thread.join(30)
+    set_state(db, "news", news, "retry")
+    assert run_once() == 0
+    assert_exactly_once(db, 230, users)
+    run = db.run("news", news)
+    assert (run["state"], run["written"], run["recipients"]) == ("done", 1500, 1500)
+    assert db.scalar("SELECT status FROM sns_qa_push_setting WHERE id = %s", [news]) == 2
+
+
+def test_retry_overrides_max_lateness(db, run_once):
+    user = db.add_carded_user()
+    news = db.add_news(push_time=db.now() - 7200)
+    assert run_once(max_lateness_seconds=3600) == 0
+    assert db.run("news", news)["state"] == "expired"
+    assert run_once(max_lateness_seconds=3600) == 0
+    assert db.run("news", news)["state"] == "expired", "expired stays expired on its own"
+    set_state(db, "news", news, "retry")
+    assert run_once(max_lateness_seconds=3600) == 0
+    assert db.run("news", news)["state"] == "done"
+    assert db.recipients(230) == [user]
+
+
+def test_retry_of_a_failed_campaign_whose_row_is_still_bad_fails_again(db, run_once):
+    db.add_carded_user()
+    news = db.add_news(content="not json")
+    assert run_once() == 1
+    first = db.run("news", news)
+    set_state(db, "news", news, "retry")
+    assert run_once() == 1
+    again = db.run("news", news)
+    assert again["state"] == "failed" and "content" in again["last_error"]
+    assert again["attempts"] == first["attempts"] + 1
+
+
+def test_max_rows_per_second_throttles_and_progress_is_logged(db, run_once, monkeypatch,
+                                                              caplog):
+    users = add_matching_users(db, 1200)
+    db.add_news()
+    monkeypatch.setattr(engine, "PROGRESS_SECONDS", 0.5)
+    caplog.set_level(logging.INFO)
+    started = time.monotonic()
+    assert run_once(max_rows_per_second=400) == 0
+    # 1200 rows at 400 rows/s: the last chunk may start at 2 s, never earlier.
+    assert time.monotonic() - started >= 2.0
+    assert_exactly_once(db, 230, users)
+    progress = [r.getMessage() for r in caplog.records if "rows written (" in r.getMessage()]
+    assert progress, "no progress line"
+    assert "of 1200 rows written" in progress[0] and "ETA" in progress[0]
+    sizes = db.query("SELECT COUNT(*) AS n FROM message_queue GROUP BY created_time")
+    assert max(row["n"] for row in sizes) <= 400, "a chunk holds at most one second of rows"
