@@ -92,6 +92,11 @@ class Settle:
 @dataclass
 class PollResult:
     failed: List[int] = field(default_factory=list)
+    outcomes: Dict[str, int] = field(default_factory=dict)  # e.g. {"done": 2}
+
+    def summary(self) -> str:
+        return ", ".join("%d %s" % (count, outcome)
+                         for outcome, count in sorted(self.outcomes.items()))
 
 
 def fingerprint(row: Dict[str, Any]) -> str:
@@ -175,7 +180,10 @@ class FanOut:
         for row in rows:
             if self.stop.is_set():
                 break
-            if self._handle(job, row) == "failed":
+            outcome = self._handle(job, row)
+            if outcome:
+                result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
+            if outcome == "failed":
                 result.failed.append(row["id"])
         return result
 

@@ -3,12 +3,40 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
-from mg_handling.engine import FanOut, Job
+from mg_handling.engine import FanOut, Job, PollResult
 from util.db import DatabaseUnavailable, TransientError
 from util.lock import LockLost
 
 logger = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 300.0
+
+
+class Heartbeat:
+    """A line per poll that did something; an idle job says it is alive only
+    every HEARTBEAT_SECONDS, so an idle log stays quiet but never silent."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.idle_polls = 0
+        self.since = time.monotonic()
+
+    def polled(self, result: PollResult) -> None:
+        if result.outcomes:
+            logger.info("%s: poll handled %s", self.job.name, result.summary())
+            self._reset()
+            return
+        self.idle_polls += 1
+        if time.monotonic() - self.since >= HEARTBEAT_SECONDS:
+            logger.info("%s: alive, %d polls in %.0f s, nothing due", self.job.name,
+                        self.idle_polls, time.monotonic() - self.since)
+            self._reset()
+
+    def _reset(self) -> None:
+        self.idle_polls = 0
+        self.since = time.monotonic()
 
 
 class Backoff:
@@ -30,12 +58,13 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     """Poll the job every `poll_interval` seconds until `stop` is set. Nothing
     but a stop ends this loop: every error is logged and backed off."""
     backoff = Backoff()
+    heartbeat = Heartbeat(job)
     while not stop.is_set():
         if not fanout.lock.held.is_set():
             stop.wait(1.0)
             continue
         try:
-            fanout.poll(job)
+            result = fanout.poll(job)
         except DatabaseUnavailable:
             delay = backoff.next()  # logged once for the whole outage by util.db.Outage
         except LockLost as lost:
@@ -49,5 +78,6 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
             logger.exception("%s: poll failed; polling again in %.0f s", job.name, delay)
         else:
             backoff.reset()
+            heartbeat.polled(result)
             delay = poll_interval
         stop.wait(delay)

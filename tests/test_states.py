@@ -110,3 +110,31 @@ def test_max_rows_per_second_throttles_and_progress_is_logged(db, run_once, monk
     assert "of 1200 rows written" in progress[0] and "ETA" in progress[0]
     sizes = db.query("SELECT COUNT(*) AS n FROM message_queue GROUP BY created_time")
     assert max(row["n"] for row in sizes) <= 400, "a chunk holds at most one second of rows"
+
+
+def test_an_idle_job_logs_only_a_heartbeat_and_a_busy_poll_one_line(db, config_path,
+                                                                    monkeypatch, caplog):
+    from mg_handling import worker
+    monkeypatch.setattr(worker, "HEARTBEAT_SECONDS", 0.6)
+    caplog.set_level(logging.INFO)
+    db.add_carded_user()
+    stop = threading.Event()
+    config = load_config(config_path)
+    database, fanout = service.start(config, stop)
+    job = service.JOBS[0]
+    thread = threading.Thread(target=worker.run_job, args=(job, fanout, stop, 0.05))
+    try:
+        thread.start()
+        time.sleep(1.0)
+        db.add_news()
+        wait_for(lambda: any("poll handled 1 done" in r.getMessage() for r in caplog.records))
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        thread.join(10)
+        service.stop_all(database, fanout)
+    lines = [r.getMessage() for r in caplog.records if r.name == "mg_handling.worker"]
+    heartbeats = [line for line in lines if "alive" in line]
+    assert heartbeats and all("nothing due" in line for line in heartbeats)
+    assert len(heartbeats) <= 3, "at most one heartbeat per HEARTBEAT_SECONDS"
+    assert len(lines) == len(heartbeats) + 1, lines
