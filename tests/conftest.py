@@ -196,6 +196,13 @@ def create_database(name: str) -> None:
         admin.close()
 
 
+def apply_sql_file(db: "LegacyDB", path: str) -> None:
+    """Run every statement of a shipped SQL file (e.g. deploy/recommended_indexes.sql)."""
+    with open(path, encoding="utf-8") as handle:
+        for statement in split_statements(handle.read()):
+            db.query(statement)
+
+
 def drop_database(name: str) -> None:
     assert name.startswith(TEST_DB_PREFIX)
     admin = connect()

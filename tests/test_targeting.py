@@ -7,6 +7,10 @@ fixture: province P1 with cities C1 and C2, province P2 with city C3; level-1
 industries I1 (children I11, I12) and I2 (child I21), both with parent '0'.
 
 News campaigns default to region C1, industry I11, func F1.
+
+Every rule is checked under both audience plans: the scan plan, and the
+narrow plan (with deploy/recommended_indexes.sql applied), which must find
+exactly the same recipients.
 """
 from __future__ import annotations
 
@@ -15,7 +19,20 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import pytest
 
+from conftest import ROOT, apply_sql_file
+from mg_handling import targeting
+
 NEWS = 230
+RECOMMENDED_INDEXES = ROOT + "/deploy/recommended_indexes.sql"
+
+
+@pytest.fixture(autouse=True, params=["scan", "narrow"])
+def audience_plan(request, db, monkeypatch):
+    """Run the test under one plan; the narrow one with its indexes in place."""
+    if request.param == "narrow":
+        apply_sql_file(db, RECOMMENDED_INDEXES)
+    monkeypatch.setattr(targeting, "choose_plan", lambda *_: request.param)
+    return request.param
 
 
 # ---------------------------------------------------------------- local builders

@@ -70,25 +70,53 @@ SELECT prefecture_code AS code FROM province_city_code WHERE province_code IN %(
 SELECT category_id AS code FROM industry_category
 WHERE parent_id IN %(codes)s AND parent_id NOT IN ('', '0');
 
--- The users a campaign reaches. The card tables are utf8 and the account
--- tables utf8mb4: converting the account side lets the card_id index be used.
+-- The users a campaign reaches, in two plans with the same result. The card
+-- tables are utf8 and the account tables utf8mb4: the side that is converted
+-- decides which card_id index can be used.
+--
+-- The scan plan reads account_basic_detail once, in order, and checks each
+-- user with index lookups: the right plan when the region reaches many users.
 -- name: matching_users
 FROM account_basic u
 JOIN account_basic_detail d ON d.user_id = u.user_id
-WHERE u.status = 'active'
-  AND (d.city_code IN %(cities)s
-       OR (d.card_id <> '' AND EXISTS (
+WHERE (d.city_code IN %(cities)s
+       OR EXISTS (
            SELECT 1 FROM card_info_jsonver c
            WHERE c.card_id = CONVERT(d.card_id USING utf8)
-             AND (c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s))))
+             AND (c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s)))
+{industry_and_function_match}
+
+-- The narrow plan starts from the region's users and cards through the
+-- indexes of deploy/recommended_indexes.sql (city, then card region), so a
+-- campaign for a small region reads only its own users. The second branch
+-- leaves out users the first one found, so UNION ALL never repeats a user.
+-- name: matched_users_narrow
+SELECT u.user_id, u.email, u.mobile
+FROM account_basic_detail d
+JOIN account_basic u ON u.user_id = d.user_id
+WHERE d.city_code IN %(cities)s
+{industry_and_function_match}
+UNION ALL
+SELECT u.user_id, u.email, u.mobile
+FROM account_basic_detail d
+JOIN account_basic u ON u.user_id = d.user_id
+WHERE d.city_code NOT IN %(cities)s
+  AND d.card_id IN (
+      SELECT CONVERT(c.card_id USING utf8mb4) FROM card_info_jsonver c
+      WHERE c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s)
+{industry_and_function_match}
+
+-- What both plans ask of a user besides the region (u and d in scope).
+-- name: industry_and_function_match
+  AND u.status = 'active'
+  AND d.card_id <> ''
   AND (EXISTS (
            SELECT 1 FROM account_basic_category_map m
            WHERE m.account_id = u.user_id AND m.category_id IN %(industries)s)
-       OR (d.card_id <> '' AND EXISTS (
+       OR EXISTS (
            SELECT 1 FROM company_info_jsonVer co
            WHERE co.card_id = CONVERT(d.card_id USING utf8)
-             AND co.ind_code IN %(industries)s)))
-  AND d.card_id <> ''
+             AND co.ind_code IN %(industries)s))
   AND EXISTS (
            SELECT 1 FROM company_info_jsonVer co
            WHERE co.card_id = CONVERT(d.card_id USING utf8)
@@ -99,16 +127,29 @@ WHERE u.status = 'active'
 SELECT TRIM(c.mobile) AS recipient
 FROM card_info_jsonver c
 WHERE c.card_id <> '' AND TRIM(c.mobile) <> '' AND CHAR_LENGTH(TRIM(c.mobile)) <= 18
-  AND EXISTS (
-      SELECT 1 FROM card_info_jsonver r
-      WHERE r.card_id = c.card_id
-        AND (r.cityM_code IN %(regions)s OR r.provinceM_code IN %(regions)s))
+  AND c.card_id IN (
+      SELECT r.card_id FROM card_info_jsonver r
+      WHERE r.cityM_code IN %(regions)s OR r.provinceM_code IN %(regions)s)
   AND EXISTS (
       SELECT 1 FROM company_info_jsonVer co
       WHERE co.card_id = c.card_id AND co.ind_code IN %(industries)s)
   AND EXISTS (
       SELECT 1 FROM company_info_jsonVer co
       WHERE co.card_id = c.card_id AND co.func_code REGEXP %(func_pattern)s)
+
+-- How far a region reaches, to choose the plan (index-only with the
+-- recommended indexes; the plan is chosen only when they exist).
+-- name: region_reach
+SELECT (SELECT COUNT(*) FROM account_basic_detail WHERE city_code IN %(cities)s)
+     + (SELECT COUNT(*) FROM card_info_jsonver
+        WHERE cityM_code IN %(regions)s OR provinceM_code IN %(regions)s) AS reach,
+       (SELECT table_rows FROM information_schema.TABLES
+        WHERE table_schema = DATABASE() AND table_name = 'account_basic_detail') AS users;
+
+-- name: indexed_columns
+SELECT DISTINCT table_name, column_name FROM information_schema.STATISTICS
+WHERE table_schema = DATABASE() AND seq_in_index = 1
+  AND table_name IN ('account_basic_detail', 'card_info_jsonver');
 
 -- ---------------------------------------------------------------- audiences
 -- What each kind of audience is: one recipient per row, no duplicates. The
@@ -136,6 +177,24 @@ SELECT TRIM(u.mobile) AS recipient
 UNION
 {matching_card_mobiles}
 
+-- The same audiences through the narrow plan.
+-- name: audience_users_narrow
+SELECT m.user_id AS recipient FROM ({matched_users_narrow}) m
+
+-- name: audience_emails_narrow
+SELECT DISTINCT TRIM(m.email) AS recipient FROM ({matched_users_narrow}) m
+WHERE TRIM(m.email) <> ''
+
+-- name: audience_mobiles_narrow
+SELECT DISTINCT TRIM(m.mobile) AS recipient FROM ({matched_users_narrow}) m
+WHERE TRIM(m.mobile) <> ''
+
+-- name: audience_mobiles_and_cards_narrow
+SELECT TRIM(m.mobile) AS recipient FROM ({matched_users_narrow}) m
+WHERE TRIM(m.mobile) <> ''
+UNION
+{matching_card_mobiles}
+
 -- name: fill_audience_users
 INSERT INTO mh_audience (run_id, recipient)
 SELECT %(run_id)s, a.recipient FROM ({audience_users}) a;
@@ -151,6 +210,22 @@ SELECT %(run_id)s, a.recipient FROM ({audience_mobiles}) a;
 -- name: fill_audience_mobiles_and_cards
 INSERT INTO mh_audience (run_id, recipient)
 SELECT %(run_id)s, a.recipient FROM ({audience_mobiles_and_cards}) a;
+
+-- name: fill_audience_users_narrow
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, a.recipient FROM ({audience_users_narrow}) a;
+
+-- name: fill_audience_emails_narrow
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, a.recipient FROM ({audience_emails_narrow}) a;
+
+-- name: fill_audience_mobiles_narrow
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, a.recipient FROM ({audience_mobiles_narrow}) a;
+
+-- name: fill_audience_mobiles_and_cards_narrow
+INSERT INTO mh_audience (run_id, recipient)
+SELECT %(run_id)s, a.recipient FROM ({audience_mobiles_and_cards_narrow}) a;
 
 -- name: clear_audience
 DELETE FROM mh_audience WHERE run_id = %(run_id)s;

@@ -1,0 +1,43 @@
+"""Which audience plan a campaign gets (both find the same recipients: test_targeting)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import ROOT, SERVER, apply_sql_file
+from mg_handling.targeting import Targeting, choose_plan
+from util.config import DatabaseConfig
+from util.db import Database
+
+RECOMMENDED_INDEXES = ROOT + "/deploy/recommended_indexes.sql"
+
+
+def many_users_in_c1(db, count: int = 100) -> None:
+    db.insert_many("account_basic", ({"user_id": "u%d" % i} for i in range(count)))
+    db.insert_many("account_basic_detail", ({"user_id": "u%d" % i, "city_code": "C1",
+                                             "card_id": "k%d" % i} for i in range(count)))
+    db.query("ANALYZE TABLE account_basic_detail")
+
+
+def plan_for(db, region: str) -> str:
+    database = Database(DatabaseConfig("t", SERVER["host"], SERVER["port"], SERVER["user"],
+                                       SERVER["password"], db.name, "utf8mb4"), 1)
+    try:
+        with database.transaction() as tx:
+            targeting = Targeting.from_row({"region": region, "industry": "I1", "func": "F1"})
+            return choose_plan(tx, targeting.query_params(tx))
+    finally:
+        database.close()
+
+
+def test_without_the_recommended_indexes_every_campaign_scans(db):
+    many_users_in_c1(db)
+    assert plan_for(db, "C3") == "scan"
+
+
+@pytest.mark.parametrize("region, plan", [("C3", "narrow"), ("C1", "scan"), ("P1", "scan"),
+                                          ("P2", "narrow")])
+def test_with_them_a_small_region_takes_the_narrow_plan(db, region, plan):
+    many_users_in_c1(db)
+    db.add_carded_user(city="C3")
+    apply_sql_file(db, RECOMMENDED_INDEXES)
+    assert plan_for(db, region) == plan
