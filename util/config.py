@@ -173,7 +173,7 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         max_lateness_seconds=main["max_lateness_seconds"],
         max_rows_per_second=main["max_rows_per_second"],
         log_file=os.path.abspath(log_file), log_level=main["log_level"], db=db,
-        world_readable=bool(mode & stat.S_IROTH),
+        world_readable=bool(mode & (stat.S_IRGRP | stat.S_IROTH)),
     )
 
 

@@ -17,7 +17,7 @@ import pymysql
 
 from mg_handling.queries import Q
 from util.config import DatabaseConfig
-from util.db import DatabaseUnavailable, Outage, connect_kwargs, translate
+from util.db import DatabaseUnavailable, Outage, connect, connect_kwargs, translate
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class InstanceLock:
         """Take the lock on a new connection, or raise LockBusy / DatabaseUnavailable."""
         self.release()
         try:
-            connection = pymysql.connect(**dict(connect_kwargs(self._config), autocommit=True))
+            connection = connect(**dict(connect_kwargs(self._config), autocommit=True))
         except pymysql.err.MySQLError as error:
             raise self._unavailable(error) from None
         try:
