@@ -276,7 +276,6 @@ class FanOut:
             written, run = self._write_chunk(job, run_id)
             if run["state"] == "done":
                 self._log_done(job, run, progress.rows + written, time.monotonic() - started)
-                self._prune_audience(run_id)
                 return "done"
             if run["state"] != "running":
                 logger.warning("%s stopped: %s after %d of %d rows", job.describe(
@@ -334,9 +333,12 @@ class FanOut:
                         < PRUNE_ROWS:
                     return
 
-    def prune_leftover_audiences(self) -> None:
-        """Audiences left behind by a crash between the last chunk and the pruning."""
+    def prune_leftover_audiences(self, job: Optional[Job] = None) -> None:
+        """Delete the audiences of done runs (of one job, or all). Not part of a
+        fan-out: a campaign is delivered at its last chunk, and the worker prunes
+        after the poll (the one-shot mode at its next start)."""
         with self.db.transaction() as tx:
-            runs = [row["id"] for row in tx.all(Q.runs_with_leftover_audience)]
+            runs = [row["id"] for row in tx.all(Q.runs_with_leftover_audience,
+                                                {"job": job.name if job else None})]
         for run_id in runs:
             self._prune_audience(run_id)

@@ -65,6 +65,8 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
             continue
         try:
             result = fanout.poll(job)
+            if result.outcomes.get("done"):
+                fanout.prune_leftover_audiences(job)
         except DatabaseUnavailable:
             delay = backoff.next()  # logged once for the whole outage by util.db.Outage
         except LockLost as lost:

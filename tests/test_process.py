@@ -89,6 +89,9 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
     run = db.run("news", news)
     assert (run["state"], run["recipients"], run["written"]) == ("done", 30000, 30000)
     assert db.scalar("SELECT status FROM sns_qa_push_setting WHERE id = %s", [news]) == 2
+    # The audience of a done campaign is housekeeping, pruned at the next start.
+    assert db.scalar("SELECT COUNT(*) FROM mh_audience") == 30000
+    assert run_main(config, "--once").returncode == 0
     assert db.scalar("SELECT COUNT(*) FROM mh_audience") == 0
 
 

@@ -138,3 +138,18 @@ def test_an_idle_job_logs_only_a_heartbeat_and_a_busy_poll_one_line(db, config_p
     assert heartbeats and all("nothing due" in line for line in heartbeats)
     assert len(heartbeats) <= 3, "at most one heartbeat per HEARTBEAT_SECONDS"
     assert len(lines) == len(heartbeats) + 1, lines
+
+
+def test_the_long_running_mode_prunes_a_done_audience_after_the_poll(db, config_path):
+    from test_process import start_daemon, written
+    import signal
+    users = add_matching_users(db, 500)
+    news = db.add_news()
+    daemon = start_daemon(config_path)
+    try:
+        wait_for(lambda: written(db, "news", news) == 500, timeout=30)
+        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM mh_audience") == 0, timeout=10)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(10)
+    assert_exactly_once(db, 230, users)

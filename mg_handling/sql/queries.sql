@@ -256,7 +256,7 @@ DELETE FROM mh_audience WHERE run_id = %(run_id)s ORDER BY id LIMIT %(limit)s;
 -- when it is retried it goes on from its resume point.
 -- name: runs_with_leftover_audience
 SELECT r.id FROM mh_campaign_run r
-WHERE r.state = 'done'
+WHERE r.state = 'done' AND (%(job)s IS NULL OR r.job = %(job)s)
   AND EXISTS (SELECT 1 FROM mh_audience a WHERE a.run_id = r.id);
 
 -- ---------------------------------------------------------------- runs
