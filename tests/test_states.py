@@ -7,11 +7,12 @@ does with it.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 
 from mg_handling import engine, service
-from test_process import add_matching_users, assert_exactly_once, wait_for
+from test_process import add_matching_users, assert_exactly_once, start_daemon, wait_for, written
 from util.config import load_config
 
 
@@ -141,8 +142,6 @@ def test_an_idle_job_logs_only_a_heartbeat_and_a_busy_poll_one_line(db, config_p
 
 
 def test_the_long_running_mode_prunes_a_done_audience_after_the_poll(db, config_path):
-    from test_process import start_daemon, written
-    import signal
     users = add_matching_users(db, 500)
     news = db.add_news()
     daemon = start_daemon(config_path)
