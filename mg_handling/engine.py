@@ -249,7 +249,8 @@ class FanOut:
         if run["written"]:
             tx.execute(Q.resume_run, params)
             return
-        fill_audience(tx, run["id"], plan.delivery.audience, plan.targeting)
+        params["recipients"], _ = fill_audience(tx, run["id"], plan.delivery.audience,
+                                                plan.targeting)
         params.update(tx.one(Q.audience_bounds, {"run_id": run["id"]}))
         tx.execute(Q.start_run, params)
 
@@ -292,20 +293,19 @@ class FanOut:
             self.lock.check_holder(run["lock_holder"])
             if run["state"] != "running":
                 return 0, run
-            after = run["resume_after"]
-            until = tx.one(Q.chunk_end, {"run_id": run_id, "after": after,
-                                         "batch_size": self.settings.chunk_size})["chunk_end"]
+            after, last = run["resume_after"], run["last_audience_id"]
             written = 0
-            if until is not None:
+            if after < last:
+                until = min(after + self.settings.chunk_size, last)
                 delivery = Delivery.from_json(run["message"])
                 written = tx.execute(WRITES[delivery.target], {
                     "run_id": run_id, "after": after, "until": until,
                     "message_type": delivery.message_type, "from_uid": delivery.from_uid,
                     "title": delivery.title, "content": delivery.content})
                 tx.execute(Q.advance_run, {"run_id": run_id, "until": until, "written": written})
-            run["written"] += written
-            if until is not None and until < run["last_audience_id"]:
-                return written, run
+                run["written"] += written
+                if until < last:
+                    return written, run
             tx.execute(job.mark_sent_query, {"campaign_id": run["campaign_id"],
                                              "recipients": run["written"]})
             tx.execute(Q.finish_run, {"run_id": run_id})

@@ -93,13 +93,12 @@ def choose_plan(transaction: Transaction, params: Dict[str, Any]) -> str:
 
 
 def fill_audience(transaction: Transaction, run_id: int, audience: str,
-                  targeting: Targeting) -> str:
+                  targeting: Targeting) -> Tuple[int, str]:
     """Freeze the campaign's recipients into mh_audience, replacing any earlier
-    try; returns the plan used."""
+    try; returns how many, and the plan used."""
     transaction.execute(Q.clear_audience, {"run_id": run_id})
     params = targeting.query_params(transaction)
     plan = choose_plan(transaction, params)
     params["run_id"] = run_id
     fills = NARROW_FILLS if plan == "narrow" else AUDIENCE_FILLS
-    transaction.execute(fills[audience], params)
-    return plan
+    return transaction.execute(fills[audience], params), plan

@@ -245,8 +245,11 @@ SELECT %(run_id)s, a.recipient FROM ({audience_mobiles_and_cards_narrow}) a;
 -- name: clear_audience
 DELETE FROM mh_audience WHERE run_id = %(run_id)s;
 
+-- The id range of a frozen audience (two reads of the run_id index). Chunks
+-- are id ranges of at most batch_size ids inside it: an id is unique, so a
+-- chunk never holds more rows than that, and the range needs no query.
 -- name: audience_bounds
-SELECT COUNT(*) AS recipients, COALESCE(MAX(id), 0) AS last_audience_id
+SELECT COALESCE(MIN(id) - 1, 0) AS first_after, COALESCE(MAX(id), 0) AS last_audience_id
 FROM mh_audience WHERE run_id = %(run_id)s;
 
 -- name: prune_audience
@@ -284,7 +287,8 @@ WHERE id = %(run_id)s;
 -- name: start_run
 UPDATE mh_campaign_run
 SET state = 'running', fingerprint = %(fingerprint)s, target = %(target)s,
-    message = %(message)s, recipients = %(recipients)s, written = 0, resume_after = 0,
+    message = %(message)s, recipients = %(recipients)s, written = 0,
+    resume_after = %(first_after)s,
     last_audience_id = %(last_audience_id)s, attempts = attempts + 1, last_error = '',
     started_at = NOW(), finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
@@ -297,12 +301,6 @@ SET state = 'running', fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, attempts = attempts + 1, last_error = '',
     finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
-
--- name: chunk_end
-SELECT MAX(id) AS chunk_end
-FROM (SELECT id FROM mh_audience
-      WHERE run_id = %(run_id)s AND id > %(after)s
-      ORDER BY id LIMIT %(batch_size)s) chunk;
 
 -- name: advance_run
 UPDATE mh_campaign_run
