@@ -11,3 +11,7 @@ ALTER TABLE account_basic_detail ADD INDEX mh_city_code (city_code), ALGORITHM=I
 ALTER TABLE card_info_jsonver ADD INDEX mh_cityM_code (cityM_code, card_id), ADD INDEX mh_provinceM_code (provinceM_code, card_id), ALGORITHM=INPLACE, LOCK=NONE;
 ALTER TABLE account_basic_category_map ADD INDEX mh_category_id (category_id, account_id), ALGORITHM=INPLACE, LOCK=NONE;
 ALTER TABLE company_info_jsonVer ADD INDEX mh_ind_code (ind_code, card_id), ALGORITHM=INPLACE, LOCK=NONE;
+-- The polls: each job's one query per poll finds its due campaigns by index.
+ALTER TABLE sns_qa_push_setting ADD INDEX mh_due (status, push_time), ALGORITHM=INPLACE, LOCK=NONE;
+ALTER TABLE sys_user_promotion ADD INDEX mh_due (status, push_time), ALGORITHM=INPLACE, LOCK=NONE;
+ALTER TABLE operation_activity ADD INDEX mh_due (isnotify, state, onlinetime), ALGORITHM=INPLACE, LOCK=NONE;

@@ -24,40 +24,54 @@ a.id, a.activity_id, a.isnotify, a.push_state, a.state, a.onlinetime, a.offlinet
 a.region, a.industry, a.func, a.image, a.title, a.content, a.user_id,
 a.created_time, a.url, a.json_data
 
+-- Two branches each, so both can use an index: the due rows of the campaign
+-- table (with deploy/recommended_indexes.sql), and the running runs of the job
+-- (mh_campaign_run's state index). A running campaign comes from the second
+-- branch only, so UNION ALL returns no row twice.
+-- name: run_columns
+r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
+UNIX_TIMESTAMP() AS db_now
+
 -- name: due_news
-SELECT {news_columns},
-       r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
-       UNIX_TIMESTAMP() AS db_now
+SELECT {news_columns}, {run_columns}
 FROM sns_qa_push_setting s
 LEFT JOIN mh_campaign_run r ON r.job = 'news' AND r.campaign_id = s.id
-WHERE (s.status <> 2 AND s.push_time <= UNIX_TIMESTAMP() + %(ahead)s
-       AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled')))
-   OR r.state = 'running'
-ORDER BY s.push_time, s.id;
+WHERE s.status <> 2 AND s.push_time <= UNIX_TIMESTAMP() + %(ahead)s
+  AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled', 'running'))
+UNION ALL
+SELECT {news_columns}, {run_columns}
+FROM mh_campaign_run r
+JOIN sns_qa_push_setting s ON s.id = r.campaign_id
+WHERE r.state = 'running' AND r.job = 'news'
+ORDER BY push_time, id;
 
 -- name: due_promotion
-SELECT {promotion_columns},
-       r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
-       UNIX_TIMESTAMP() AS db_now
+SELECT {promotion_columns}, {run_columns}
 FROM sys_user_promotion p
 LEFT JOIN mh_campaign_run r ON r.job = 'promotion' AND r.campaign_id = p.id
-WHERE (p.status = 1 AND p.push_time <= UNIX_TIMESTAMP() + %(ahead)s
-       AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled')))
-   OR r.state = 'running'
-ORDER BY p.push_time, p.id;
+WHERE p.status = 1 AND p.push_time <= UNIX_TIMESTAMP() + %(ahead)s
+  AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled', 'running'))
+UNION ALL
+SELECT {promotion_columns}, {run_columns}
+FROM mh_campaign_run r
+JOIN sys_user_promotion p ON p.id = r.campaign_id
+WHERE r.state = 'running' AND r.job = 'promotion'
+ORDER BY push_time, id;
 
 -- name: due_activity
-SELECT {activity_columns},
-       r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
-       UNIX_TIMESTAMP() AS db_now
+SELECT {activity_columns}, {run_columns}
 FROM operation_activity a
 LEFT JOIN mh_campaign_run r ON r.job = 'activity' AND r.campaign_id = a.id
-WHERE (a.isnotify = 2 AND a.push_state <> 2 AND a.state = 2
-       AND a.onlinetime <= UNIX_TIMESTAMP() + %(ahead)s
-       AND (a.offlinetime = 0 OR a.offlinetime > UNIX_TIMESTAMP())
-       AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled')))
-   OR r.state = 'running'
-ORDER BY a.onlinetime, a.id;
+WHERE a.isnotify = 2 AND a.state = 2 AND a.push_state <> 2
+  AND a.onlinetime <= UNIX_TIMESTAMP() + %(ahead)s
+  AND (a.offlinetime = 0 OR a.offlinetime > UNIX_TIMESTAMP())
+  AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled', 'running'))
+UNION ALL
+SELECT {activity_columns}, {run_columns}
+FROM mh_campaign_run r
+JOIN operation_activity a ON a.id = r.campaign_id
+WHERE r.state = 'running' AND r.job = 'activity'
+ORDER BY onlinetime, id;
 
 -- ---------------------------------------------------------------- targeting
 -- A province code also matches the user cities inside it; a level-1 industry
