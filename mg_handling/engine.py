@@ -213,6 +213,7 @@ class FanOut:
         """Record the decision; for a plan, freeze the audience. Returns the run
         to write, or None. Another instance may have got there first: the run
         row lock makes the second one see its result."""
+        started = time.monotonic()
         with self.db.transaction() as tx:
             run = self._lock_run_of_campaign(tx, job, row["id"])
             if run["state"] == "running":
@@ -223,10 +224,14 @@ class FanOut:
             if isinstance(decision, Settle):
                 self._record(tx, run["id"], decision.state, digest, decision.reason)
             else:
-                self._start(tx, run, digest, decision)
+                frozen = self._start(tx, run, digest, decision)
         if isinstance(decision, Settle):
             self._log_settled(job, row["id"], decision)
             return None
+        if frozen:
+            logger.info("%s: audience of %d recipients frozen (%s plan) in %.2f s",
+                        job.describe(row["id"]), frozen[0], frozen[1],
+                        time.monotonic() - started)
         return run["id"]
 
     def _lock_run_of_campaign(self, tx: Transaction, job: Job, campaign_id: int
@@ -243,16 +248,20 @@ class FanOut:
         tx.execute(Q.record_outcome, {"run_id": run_id, "state": state,
                                       "fingerprint": digest, "reason": reason[:1000]})
 
-    def _start(self, tx: Transaction, run: Dict[str, Any], digest: str, plan: Plan) -> None:
+    def _start(self, tx: Transaction, run: Dict[str, Any], digest: str, plan: Plan
+               ) -> Optional[Tuple[int, str]]:
+        """Mark the run running; returns the audience size and plan when it was
+        frozen now (not when a run that already wrote chunks resumes)."""
         params = {"run_id": run["id"], "fingerprint": digest, "target": plan.delivery.target,
                   "message": plan.delivery.to_json()}
         if run["written"]:
             tx.execute(Q.resume_run, params)
-            return
-        params["recipients"], _ = fill_audience(tx, run["id"], plan.delivery.audience,
-                                                plan.targeting)
+            return None
+        params["recipients"], audience_plan = fill_audience(
+            tx, run["id"], plan.delivery.audience, plan.targeting)
         params.update(tx.one(Q.audience_bounds, {"run_id": run["id"]}))
         tx.execute(Q.start_run, params)
+        return params["recipients"], audience_plan
 
     def _log_settled(self, job: Job, campaign_id: Any, settle: Settle) -> None:
         if settle.state == "failed":

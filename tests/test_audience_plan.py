@@ -1,6 +1,8 @@
 """Which audience plan a campaign gets (both find the same recipients: test_targeting)."""
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from conftest import ROOT, SERVER, apply_sql_file
@@ -41,3 +43,13 @@ def test_with_them_a_small_region_takes_the_narrow_plan(db, region, plan):
     db.add_carded_user(city="C3")
     apply_sql_file(db, RECOMMENDED_INDEXES)
     assert plan_for(db, region) == plan
+
+
+def test_the_plan_and_the_audience_size_are_logged_when_frozen(db, run_once, caplog):
+    caplog.set_level(logging.INFO)
+    db.add_carded_user()
+    db.add_carded_user()
+    news = db.add_news()
+    assert run_once() == 0
+    assert any("news campaign %d (sns_qa_push_setting id %d): audience of 2 recipients frozen "
+               "(scan plan)" % (news, news) in r.getMessage() for r in caplog.records)
