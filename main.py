@@ -1,8 +1,13 @@
 """message_handling: the push daemon of the business-card platform.
 
     nohup python main.py &                  run forever (three job threads)
+    python main.py --daemon                 the same, detached, with a pid file
     python main.py --once                   one poll of each job, then exit
     python main.py --env database_prd       use another section of db.conf
+    python main.py preview JOB ID           what a campaign would do, nothing written
+    python main.py status [--json|--check]  the instance and the campaigns
+    python main.py retry JOB ID             send a failed/expired/skipped/cancelled one again
+    python main.py cancel JOB ID            stop a pending or running campaign
 """
 from __future__ import annotations
 
@@ -11,41 +16,135 @@ import os
 import signal
 import sys
 import threading
-from typing import List, Optional
+from typing import Any, List, Optional
 
-from mg_handling import service
-from util.config import ConfigError, load_config, warn_if_world_readable
+from mg_handling import commands, control, preview, service, status
+from util import daemonize
+from util.config import Config, ConfigError, load_config, warn_if_world_readable
 from util.logs import setup_logging
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+PID_FILE = "message_handling.pid"
+COMMANDS = {"preview": preview.run, "status": status.run, "retry": control.retry,
+            "cancel": control.cancel}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        """A usage error is one line too, not the usage text."""
+        self.exit(service.EXIT_ERROR, "message_handling: %s (see %s --help)\n"
+                  % (message, self.prog))
+
+
+def campaign_id(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("campaign ID must be a positive number, not %r" % text)
+    return int(text)
+
+
+def positive_hours(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("must be a positive number of hours, not %r" % text)
+    return int(text)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default=os.path.join(HERE, "db.conf"),
+    # --config and --env may come before or after a command. Their actions are shared
+    # by every parser, so their defaults stay SUPPRESS and are filled in afterwards.
+    shared = argparse.ArgumentParser(add_help=False)
+    shared.add_argument("--config", default=argparse.SUPPRESS,
                         help="the configuration file (default: db.conf beside main.py)")
-    parser.add_argument("--env", help="the database section to use (overrides [main] env)")
+    shared.add_argument("--env", default=argparse.SUPPRESS,
+                        help="the database section to use (overrides [main] env)")
+    parser = Parser(description=__doc__.splitlines()[0], parents=[shared])
     parser.add_argument("--once", action="store_true",
                         help="run one poll of each job and exit: 0 all written, "
                              "1 a campaign failed, 2 a configuration/connection/lock error")
-    return parser.parse_args(argv)
+    parser.add_argument("--daemon", action="store_true",
+                        help="detach and run in the background (pid file, log only)")
+    parser.add_argument("--pid-file", help="with --daemon (default: %s beside the "
+                                           "configuration file)" % PID_FILE)
+    _add_commands(parser, shared)
+    args = parser.parse_args(argv)
+    args.config = getattr(args, "config", os.path.join(HERE, "db.conf"))
+    args.env = getattr(args, "env", None)
+    if args.command and (args.once or args.daemon):
+        parser.error("--once and --daemon run the daemon; they do not go with %s"
+                     % args.command)
+    if args.once and args.daemon:
+        parser.error("--once and --daemon do not go together")
+    if args.pid_file and not args.daemon:
+        parser.error("--pid-file goes with --daemon")
+    return args
+
+
+def _add_commands(parser: argparse.ArgumentParser, shared: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text in (("preview", "what a campaign would do, without writing anything"),
+                       ("retry", "re-queue a failed, expired, skipped or cancelled campaign"),
+                       ("cancel", "stop a pending or running campaign between two chunks")):
+        command = sub.add_parser(name, help=text, description=text, parents=[shared])
+        command.add_argument("job", choices=sorted(commands.JOBS_BY_NAME))
+        command.add_argument("campaign_id", metavar="ID", type=campaign_id)
+    text = "who holds the instance lock, and what every campaign is doing"
+    command = sub.add_parser("status", parents=[shared], help=text, description=text)
+    command.add_argument("--json", action="store_true", help="the report as JSON")
+    command.add_argument("--check", action="store_true",
+                         help="one line; exit 0 OK, 1 WARNING, 2 CRITICAL")
+    command.add_argument("--hours", type=positive_hours, default=24,
+                         help="the window for done, cancelled and due soon (default 24)")
+
+
+def run_daemon(config: Config, once: bool, stop: threading.Event,
+               detached: Optional[Any] = None) -> int:
+    """Logging, then one poll of each job or the job threads until a signal."""
+    try:
+        setup_logging(config.log_file, config.log_level, echo=sys.stderr.isatty())
+    except OSError as error:
+        print("message_handling: %s" % error, file=sys.stderr)
+        return service.EXIT_ERROR
+    if detached is not None:
+        daemonize.log_detached(detached)
+    warn_if_world_readable(config)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    if once:
+        return service.run_once(config, stop)
+    return service.run_forever(config, stop)
+
+
+def detach(config: Config, pid_file: Optional[str], stop: threading.Event) -> Any:
+    """Become a daemon: every path is resolved and checked while errors still reach
+    the terminal. Raises OSError or a daemonize error."""
+    folder = os.path.dirname(config.config_path)
+    pid_path = os.path.abspath(pid_file or os.path.join(folder, PID_FILE))
+    open(config.log_file, "a", encoding="utf-8").close()
+    return daemonize.detach(pid_path, folder, stop, announce="message_handling: detaching; "
+                            "pid file %s, log %s" % (pid_path, config.log_file))
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     try:
         config = load_config(args.config, args.env)
-        setup_logging(config.log_file, config.log_level, echo=sys.stderr.isatty())
-    except (ConfigError, OSError) as error:
+    except ConfigError as error:
         print("message_handling: %s" % error, file=sys.stderr)
         return service.EXIT_ERROR
-    warn_if_world_readable(config)
+    if args.command:
+        return commands.dispatch(COMMANDS[args.command], config, args)
     stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
-    if args.once:
-        return service.run_once(config, stop)
-    return service.run_forever(config, stop)
+    detached = None
+    if args.daemon:
+        try:
+            detached = detach(config, args.pid_file, stop)
+        except (OSError, daemonize.AlreadyRunning, daemonize.PidFileError) as error:
+            print("message_handling: %s" % error, file=sys.stderr)
+            return service.EXIT_ERROR
+    try:
+        return run_daemon(config, args.once, stop, detached)
+    finally:
+        if detached is not None:
+            detached.close()  # removes the pid file
 
 
 if __name__ == "__main__":

@@ -1,0 +1,270 @@
+"""`preview JOB ID`: what a campaign would do, without writing anything.
+
+It runs the daemon's own decision (engine.decide) and the audience SELECTs the
+real send freezes, counted instead of written: the audience, the accounts each
+code reaches (one pass, however many codes), codes no code table knows, a
+sample, the exact message, and whether and when the daemon sends it.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+import pymysql
+
+from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, Clock, database, duration,
+                                  is_missing_table, load_campaign, load_run, no_such_campaign,
+                                  number, read_clock, settings_of, table, timestamp)
+from mg_handling.engine import RETRY, SETTLED, Job, Plan, Settle, Settings, decide, fingerprint
+from mg_handling.messages import MESSAGE_QUEUE
+from mg_handling.queries import Q
+from mg_handling.targeting import AUDIENCE_SELECTS, DIMENSIONS, Targeting
+from util.config import Config
+from util.db import Transaction
+
+SAMPLE_SIZE = 10
+MAX_CODES = 256  # per dimension, in the breakdown (campaign_code_rows)
+# The audience SELECTs of queries.sql, counted or sampled instead of frozen.
+COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
+SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
+KNOWN_CODES = {"region": (Q.known_region_codes, "province_city_code"),
+               "industry": (Q.known_industry_codes, "industry_category")}
+# The legacy columns that decide, besides the send time, whether a campaign is due.
+DUE_FLAGS = {"news": ("status",), "promotion": ("status",),
+             "activity": ("isnotify", "push_state", "state", "offlinetime")}
+AUDIENCE_NAMES = {"users": "registered users", "emails": "email addresses",
+                  "mobiles": "mobile numbers of users",
+                  "mobiles_and_cards": "mobile numbers of users and card holders"}
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    job = JOBS_BY_NAME[args.job]
+    with database(config) as db, db.transaction() as tx:
+        report = build(tx, job, args.campaign_id, settings_of(config))
+    print("\n".join(render(report)))
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- the facts
+
+def build(tx: Transaction, job: Job, campaign_id: int, settings: Settings) -> Dict[str, Any]:
+    """Everything the preview shows, read in one transaction that writes nothing."""
+    row = load_campaign(tx, job, campaign_id)
+    if row is None:
+        raise no_such_campaign(job, campaign_id)
+    run = load_run(tx, job, campaign_id)
+    decision = decide(job, row, settings, retry=bool(run and run["state"] == RETRY))
+    # An expired campaign still has an audience: the one a `retry` would send to.
+    plan = decision if isinstance(decision, Plan) else None
+    if isinstance(decision, Settle) and decision.state == "expired":
+        plan = decide(job, row, settings, retry=True)
+    report = {"job": job, "row": row, "run": run, "settings": settings, "decision": decision,
+              "plan": plan, "clock": read_clock(tx), "due": _is_due(tx, job, campaign_id,
+                                                                   settings)}
+    if isinstance(plan, Plan):
+        started = time.monotonic()
+        report["audience"] = _audience(tx, plan)
+        report["seconds"] = time.monotonic() - started
+    return report
+
+
+def _is_due(tx: Transaction, job: Job, campaign_id: int, settings: Settings
+            ) -> Optional[bool]:
+    """Whether the job's own due query returns the campaign now (None: the
+    daemon never ran here, so its tables are missing)."""
+    try:
+        rows = tx.all(job.due_query, {"ahead": settings.push_ahead_seconds})
+    except pymysql.err.ProgrammingError as error:
+        if is_missing_table(error):
+            return None
+        raise
+    return any(row["id"] == campaign_id for row in rows)
+
+
+def _audience(tx: Transaction, plan: Plan) -> Dict[str, Any]:
+    """The audience's size, its accounts per code and a sample, in few statements
+    whatever the number of codes (the breakdown also counts the accounts)."""
+    kind, targeting = plan.delivery.audience, plan.targeting
+    params = targeting.query_params(tx)
+    lists = {dimension + "_list": ",".join(getattr(targeting, dimension))
+             for dimension in DIMENSIONS}
+    counts = {(row["dimension"], row["code"]): int(row["accounts"])
+              for row in tx.all(Q.audience_breakdown, dict(params, **lists))}
+    accounts = counts.get(("all", ""), 0)
+    audience = {"kind": kind, "accounts": accounts,
+                "codes": _per_code(tx, targeting, counts),
+                "sample": _sample(tx, params)}
+    if kind == "users":
+        audience["total"] = accounts  # the breakdown ran the same SELECT
+        return audience
+    audience["total"] = _count(tx, COUNT.format(select=AUDIENCE_SELECTS[kind]), params)
+    audience["with_address"] = counts.get(("email" if kind == "emails" else "mobile", ""), 0)
+    return audience
+
+
+def _count(tx: Transaction, sql: str, params: Dict[str, Any]) -> int:
+    return int(next(iter(tx.one(sql, params).values())))
+
+
+def _per_code(tx: Transaction, targeting: Targeting, counts: Dict[Tuple[str, str], int]
+              ) -> List[Tuple[str, str, str, int]]:
+    """(dimension, code, what the code tables know it as, accounts) for every code."""
+    rows = []
+    found = {(dimension, code.lower()): n for (dimension, code), n in counts.items()}
+    for dimension in DIMENSIONS:
+        codes = getattr(targeting, dimension)
+        known = _known_codes(tx, dimension, codes)
+        rows += [(dimension, code, known[code.lower()],
+                  found.get((dimension, code.lower()), 0) if index < MAX_CODES else None)
+                 for index, code in enumerate(codes)]
+    return rows
+
+
+def _known_codes(tx: Transaction, dimension: str, codes: Tuple[str, ...]) -> Dict[str, str]:
+    """code (lower case: the tables compare case-insensitively) -> its kind;
+    "?" marks a code that no code table holds, "-" a dimension without one."""
+    if dimension not in KNOWN_CODES:
+        return {code.lower(): "-" for code in codes}
+    sql, code_table = KNOWN_CODES[dimension]
+    known = {row["code"].lower(): row["kind"] for row in tx.all(sql, {"codes": codes})}
+    return {code.lower(): known.get(code.lower(), "? in no %s row" % code_table)
+            for code in codes}
+
+
+def _sample(tx: Transaction, params: Dict[str, Any]) -> List[Dict[str, Any]]:
+    """The first matching accounts the server finds (LIMIT without ORDER BY stops
+    early), with their addresses: what they are looks the same for every kind."""
+    sql = SAMPLE.format(select=AUDIENCE_SELECTS["users"])
+    user_ids = [row["recipient"] for row in tx.all(sql, dict(params, limit=SAMPLE_SIZE))]
+    if not user_ids:
+        return []
+    users = {row["user_id"]: row for row in tx.all(Q.describe_users, {"user_ids": user_ids})}
+    return [users[user_id] for user_id in user_ids]
+
+
+# ---------------------------------------------------------------- the text
+
+def render(report: Dict[str, Any]) -> List[str]:
+    job, row = report["job"], report["row"]
+    lines = ["%s, %s" % (job.describe(row["id"]), job.label), ""]
+    lines += _render_timing(report)
+    lines += ["", "verdict   " + verdict(report)]
+    if "audience" in report:
+        lines += [""] + _render_audience(report)
+    plan = report["plan"]
+    if isinstance(plan, Plan):
+        lines += [""] + _render_message(plan)
+    return lines
+
+
+def _render_timing(report: Dict[str, Any]) -> List[str]:
+    job, row, clock = report["job"], report["row"], report["clock"]
+    send_time = row[job.send_time_field]
+    ahead = report["settings"].push_ahead_seconds
+    lines = ["send time %s (%s %d)" % (_when(clock, send_time), job.send_time_field,
+                                       send_time),
+             "now       %s (database server clock)" % timestamp(clock.now),
+             "due       %s" % _due_text(report, send_time - ahead),
+             "record    %s" % _record_text(report["run"])]
+    return lines
+
+
+def _when(clock: Clock, unix_time: int) -> str:
+    if unix_time <= 0:
+        return "not set"
+    delta = unix_time - clock.unix_now
+    relative = "in %s" % duration(delta) if delta > 0 else "%s ago" % duration(-delta)
+    return "%s, %s" % (timestamp(clock.at(unix_time)), relative)
+
+
+def _due_text(report: Dict[str, Any], due_at: int) -> str:
+    job, row, clock = report["job"], report["row"], report["clock"]
+    flags = ", ".join("%s %s" % (name, row[name]) for name in DUE_FLAGS[job.name])
+    if report["due"]:
+        return "yes: the daemon's due query returns it now (%s)" % flags
+    if row[job.send_time_field] > 0 and due_at > clock.unix_now:
+        return "not yet: due from %s, push_ahead_seconds %d before the send time (%s)" % (
+            _when(clock, due_at), report["settings"].push_ahead_seconds, flags)
+    if report["due"] is None:
+        return "unknown: the daemon has never run on this database (%s)" % flags
+    return "no: %s (see README, \"When a campaign is due\")" % flags
+
+
+def _record_text(run: Optional[Dict[str, Any]]) -> str:
+    if run is None:
+        return "none: the daemon has not looked at this campaign yet"
+    text = "%s, %s of %s rows written, %d attempt(s), updated %s" % (
+        run["state"], number(run["written"]), number(run["recipients"]), run["attempts"],
+        timestamp(run["updated_at"]))
+    if run["last_error"]:
+        text += "\n          last error: %s" % run["last_error"]
+    return text
+
+
+def verdict(report: Dict[str, Any]) -> str:
+    """What the daemon does with the campaign, in one sentence."""
+    run, decision = report["run"], report["decision"]
+    state = run["state"] if run else None
+    if state == "done":
+        return "already sent (%s recipients, finished %s): never sent again" % (
+            number(run["written"]), timestamp(run["finished_at"]))
+    if state == "cancelled":
+        return ("cancelled (%s of %s rows written): never sent unless `main.py retry %s %d`"
+                % (number(run["written"]), number(run["recipients"]), report["job"].name,
+                   report["row"]["id"]))
+    if state == "running":
+        return "being sent: %s of %s rows written" % (number(run["written"]),
+                                                      number(run["recipients"]))
+    if state in SETTLED and run["fingerprint"] == fingerprint(report["row"]):
+        return ("%s and not looked at again until its row changes or `main.py retry`"
+                % state)
+    if isinstance(decision, Settle):
+        text = "would be %s, not sent: %s" % (decision.state, decision.reason)
+        if "audience" in report:  # expired: `retry` overrides max_lateness_seconds
+            text += "; after `main.py retry` it goes to %s recipients" % number(
+                report["audience"]["total"])
+        return text
+    prefix = "retry requested: " if state == RETRY else ""
+    if "audience" in report:
+        total = report["audience"]["total"]
+        return "%swould be sent to %s recipient%s" % (prefix, number(total),
+                                                       "" if total == 1 else "s")
+    return prefix + "would be sent"
+
+
+def _render_audience(report: Dict[str, Any]) -> List[str]:
+    audience, plan = report["audience"], report["plan"]
+    kind = audience["kind"]
+    lines = ["audience  %s %s -> %s (counted in %.2f s, nothing written)" % (
+        number(audience["total"]), AUDIENCE_NAMES[kind], plan.delivery.target,
+        report["seconds"])]
+    if kind != "users":
+        address = "an email" if kind == "emails" else "a mobile"
+        lines.append("          %s matching accounts, %s of them with %s" % (
+            number(audience["accounts"]), number(audience["with_address"]), address))
+    lines += ["", "per code  matching accounts per code (an account matching several codes "
+                  "counts under each)"]
+    lines += table(("dimension", "code", "code table", "accounts"),
+                   [(dim, code, known, number(n)) for dim, code, known, n in audience["codes"]],
+                   right=(3,))
+    columns = ("user_id", "real_name", "city_code", "mobile", "email")
+    lines += ["", "sample    the first %d matching accounts" % len(audience["sample"])]
+    lines += table(columns, [[user[column] for column in columns]
+                             for user in audience["sample"]])
+    return lines
+
+
+def _render_message(plan: Plan) -> List[str]:
+    delivery = plan.delivery
+    recipient = "to_uid" if delivery.target == MESSAGE_QUEUE else \
+        ("email" if delivery.audience == "emails" else "mobile")
+    lines = ["message   one %s row per recipient:" % delivery.target]
+    fields = [("type", delivery.message_type), (recipient, "<the recipient>")]
+    if delivery.target == MESSAGE_QUEUE:
+        fields.append(("from_uid", delivery.from_uid))
+    fields.append(("title", delivery.title))
+    lines += table(("column", "value"), fields)
+    lines += ["  content (exactly, %d characters):" % len(delivery.content)]
+    lines += ["    " + line for line in delivery.content.splitlines() or [""]]
+    return lines

@@ -1,0 +1,324 @@
+"""`status`: who holds the instance lock and what every campaign is doing.
+
+`--json` prints the same report for scripts; `--check` prints one line and
+exits 0 OK, 1 WARNING, 2 CRITICAL, for cron or Zabbix/Nagios:
+- CRITICAL: no instance holds the lock (nothing is being sent), or a campaign
+  is stuck: running, but no chunk committed for STUCK_SECONDS;
+- WARNING: a campaign is overdue (due, or a retry requested, for more than
+  OVERDUE_SECONDS and not started), or failed, skipped or expired while its
+  legacy row still waits to be sent (it will not go out without an operator).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, Dict, List, Optional, Tuple
+
+from mg_handling.commands import (EXIT_ERROR, EXIT_OK, JOBS_BY_NAME, Clock, CommandError,
+                                  cut, database, duration, load_campaign, number, read_clock,
+                                  settings_of, table, timestamp)
+from mg_handling.engine import Job, Settle, Settings, decide
+from mg_handling.errors import CampaignError
+from mg_handling.messages import Delivery
+from mg_handling.queries import Q
+from mg_handling.service import JOBS
+from util.config import Config
+from util.db import Transaction
+from util.lock import lock_name
+
+OVERDUE_SECONDS = 300
+STUCK_SECONDS = 300
+UNSENT_STATES = ("failed", "skipped", "expired")
+OK, WARNING, CRITICAL = 0, 1, 2
+LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
+TITLE_WIDTH = 24
+TABLES = {job.name: job.table for job in JOBS}
+
+
+def run(config: Config, args: argparse.Namespace) -> int:
+    try:
+        with database(config) as db, db.transaction() as tx:
+            report = collect(tx, config, args.hours)
+    except CommandError as error:
+        if not args.check:
+            raise
+        print("CRITICAL: %s" % error)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+    elif args.check:
+        print(report["check"]["summary"])
+    else:
+        print("\n".join(render(report)))
+    return report["check"]["exit_code"] if args.check else EXIT_OK
+
+
+# ---------------------------------------------------------------- the facts
+
+def collect(tx: Transaction, config: Config, hours: int) -> Dict[str, Any]:
+    clock = read_clock(tx)
+    settings = settings_of(config)
+    instance = _instance(tx, lock_name(config.db.database))
+    runs = {(run["job"], run["campaign_id"]): run
+            for run in tx.all(Q.status_runs, {"hours": hours})}
+    campaigns = _waiting(tx, clock, settings, runs, hours)
+    shown = [run for run in runs.values() if _worth_showing(run)]
+    _add_titles(tx, shown)
+    campaigns += [_run_entry(run) for run in shown]
+    report = {"database": config.db.describe(), "now": clock.now, "hours": hours,
+              "instance": instance, "campaigns": campaigns}
+    report["check"] = check(report)
+    return report
+
+
+def _instance(tx: Transaction, name: str) -> Dict[str, Any]:
+    """Who holds the lock now; when nobody does, the last instance that did
+    (`held` false); pid, host and since are None when the holder is unknown."""
+    holder = tx.one(Q.lock_holder, {"lock_name": name})["connection_id"]
+    record = tx.one(Q.instance_of_lock, {"lock_name": name}) or {}
+    if holder is not None and record.get("connection_id") != holder:
+        record = {}
+    return {"lock_name": name, "held": holder is not None, "connection_id": holder,
+            "pid": record.get("pid"), "host": record.get("host"),
+            "since": record.get("started_at")}
+
+
+def _waiting(tx: Transaction, clock: Clock, settings: Settings,
+             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int) -> List[Dict[str, Any]]:
+    """The campaigns the due queries return within the window: the ones not
+    started yet become entries; the runs of the others are marked unsent."""
+    ahead = max(hours * 3600, settings.push_ahead_seconds)
+    entries = []
+    for job in JOBS:
+        for row in tx.all(job.due_query, {"ahead": ahead}):
+            run = runs.get((job.name, row["id"]))
+            if run is not None:
+                run["unsent"] = True
+                if run["state"] == "retry":
+                    run["title"] = _title(job, row)
+                continue
+            entries.append(_due_entry(job, row, clock, settings))
+    return entries
+
+
+def _due_entry(job: Job, row: Dict[str, Any], clock: Clock, settings: Settings
+               ) -> Dict[str, Any]:
+    send_time = row[job.send_time_field]
+    due_at = send_time - settings.push_ahead_seconds
+    late = clock.unix_now - due_at
+    decision = decide(job, row, settings)
+    return {"job": job.name, "campaign_id": row["id"], "table": job.table,
+            "state": "due" if late >= 0 else "scheduled",
+            "title": _title(job, row),
+            "send_time": clock.at(send_time), "due_at": clock.at(due_at),
+            "waiting_seconds": max(late, 0),
+            "note": "would be %s: %s" % (decision.state, decision.reason)
+            if isinstance(decision, Settle) else "",
+            "problem": "overdue" if late > OVERDUE_SECONDS else None}
+
+
+def _title(job: Job, row: Dict[str, Any]) -> str:
+    """The title its rows get, when the campaign's message can be built."""
+    try:
+        return job.delivery(row).title
+    except CampaignError:
+        return ""
+
+
+def _worth_showing(run: Dict[str, Any]) -> bool:
+    return run["state"] in ("running", "retry") or bool(run["recent"]) \
+        or bool(run.get("unsent"))
+
+
+def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
+    state = run["state"]
+    entry = {"job": run["job"], "campaign_id": run["campaign_id"], "table": TABLES.get(
+        run["job"], ""), "state": state, "title": run["title"],
+        "recipients": run["recipients"], "written": run["written"],
+        "attempts": run["attempts"], "last_error": run["last_error"],
+        "started_at": run["started_at"], "finished_at": run["finished_at"],
+        "updated_at": run["updated_at"], "idle_seconds": run["idle_seconds"],
+        "duration_seconds": run["duration_seconds"], "problem": _problem(run)}
+    if state == "running":
+        entry.update(_progress(run))
+    return entry
+
+
+def _add_titles(tx: Transaction, runs: List[Dict[str, Any]]) -> None:
+    """A run's title: from its message once started, else from its campaign row."""
+    for run in runs:
+        if run.get("title"):
+            continue
+        if run["message"]:
+            run["title"] = Delivery.from_json(run["message"]).title
+            continue
+        job = JOBS_BY_NAME.get(run["job"])
+        row = load_campaign(tx, job, run["campaign_id"]) if job else None
+        run["title"] = _title(job, row) if row else ""
+
+
+def _progress(run: Dict[str, Any]) -> Dict[str, Any]:
+    """Rows per second on average since the run started, and the time left at that rate."""
+    seconds = run["running_seconds"] or 0
+    rate = run["written"] / seconds if seconds > 0 else None
+    left = run["recipients"] - run["written"]
+    return {"rows_per_second": round(rate, 1) if rate is not None else None,
+            "eta_seconds": round(left / rate) if rate else None}
+
+
+def _problem(run: Dict[str, Any]) -> Optional[str]:
+    if run["state"] == "running" and (run["idle_seconds"] or 0) > STUCK_SECONDS:
+        return "stuck"
+    if run["state"] == "retry" and run.get("unsent") \
+            and (run["idle_seconds"] or 0) > OVERDUE_SECONDS:
+        return "overdue"
+    if run["state"] in UNSENT_STATES and run.get("unsent"):
+        return run["state"]
+    return None
+
+
+# ---------------------------------------------------------------- the verdict
+
+def check(report: Dict[str, Any]) -> Dict[str, Any]:
+    """OK / WARNING / CRITICAL, and the one line that says why."""
+    problems: Dict[str, List[str]] = {}
+    for entry in report["campaigns"]:
+        if entry["problem"]:
+            problems.setdefault(entry["problem"], []).append(
+                "%s %s" % (entry["job"], entry["campaign_id"]))
+    critical = [] if report["instance"]["held"] else [
+        "no instance holds the lock %s" % report["instance"]["lock_name"]]
+    critical += _listed(problems, ("stuck",))
+    warning = _listed(problems, ("overdue",) + UNSENT_STATES)
+    level = CRITICAL if critical else WARNING if warning else OK
+    summary = "; ".join(critical + warning) if level != OK else _all_well(report)
+    if level != OK and report["instance"]["held"]:
+        summary += "; " + _holder(report["instance"])
+    return {"status": LEVELS[level], "exit_code": level,
+            "summary": "%s: %s" % (LEVELS[level], summary)}
+
+
+def _listed(problems: Dict[str, List[str]], kinds: Tuple[str, ...]) -> List[str]:
+    parts = []
+    for kind in kinds:
+        names = problems.get(kind, [])
+        if names:
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            parts.append("%d %s (%s)" % (len(names), kind, shown))
+    return parts
+
+
+def _all_well(report: Dict[str, Any]) -> str:
+    counts: Dict[str, int] = {}
+    for entry in report["campaigns"]:
+        counts[entry["state"]] = counts.get(entry["state"], 0) + 1
+    return "%s; %d running, %d due or scheduled, %d done in %d h" % (
+        _holder(report["instance"]), counts.get("running", 0),
+        counts.get("due", 0) + counts.get("scheduled", 0) + counts.get("retry", 0),
+        counts.get("done", 0), report["hours"])
+
+
+def _holder(instance: Dict[str, Any]) -> str:
+    if not instance["held"]:
+        return "no instance holds the lock"
+    if instance["pid"] is None:
+        return "database connection %s holds the lock" % instance["connection_id"]
+    return "pid %s on %s holds the lock since %s" % (instance["pid"], instance["host"],
+                                                     timestamp(instance["since"]))
+
+
+# ---------------------------------------------------------------- the text
+
+def render(report: Dict[str, Any]) -> List[str]:
+    instance = report["instance"]
+    lines = ["message_handling on %s, server time %s" % (report["database"],
+                                                         timestamp(report["now"])),
+             "instance  %s" % _instance_text(instance), ""]
+    by_state: Dict[str, List[Dict[str, Any]]] = {}
+    for entry in report["campaigns"]:
+        by_state.setdefault(entry["state"], []).append(entry)
+    for title, states, columns in _sections(report["hours"]):
+        entries = [entry for state in states for entry in by_state.get(state, [])]
+        lines.append("%s: %s" % (title, len(entries) or "none"))
+        if entries:
+            headers, right, cells = columns(entries)
+            lines += table(headers, cells, right=right)
+        lines.append("")
+    lines.append("check     %s" % report["check"]["summary"])
+    return lines
+
+
+def _instance_text(instance: Dict[str, Any]) -> str:
+    if instance["held"]:
+        return "%s (lock %s, connection %s)" % (_holder(instance), instance["lock_name"],
+                                                 instance["connection_id"])
+    last = ""
+    if instance["pid"] is not None:
+        last = " (last: pid %s on %s, started %s)" % (instance["pid"], instance["host"],
+                                                       timestamp(instance["since"]))
+    return "NONE: no instance holds the lock %s%s" % (instance["lock_name"], last)
+
+
+def _sections(hours: int) -> List[Tuple[str, Tuple[str, ...], Any]]:
+    return [("Running", ("running",), _running_columns),
+            ("Waiting (due now, retry requested, or due within %d h)" % hours,
+             ("due", "retry", "scheduled"), _waiting_columns),
+            ("Not sent (failed, skipped, expired)", UNSENT_STATES, _failed_columns),
+            ("Done in the last %d h" % hours, ("done",), _done_columns),
+            ("Cancelled in the last %d h" % hours, ("cancelled",), _cancelled_columns)]
+
+
+def _name(entry: Dict[str, Any]) -> List[str]:
+    return [entry["job"], str(entry["campaign_id"]), cut(entry["title"], TITLE_WIDTH)]
+
+
+def _flag(entry: Dict[str, Any]) -> str:
+    return entry["problem"].upper() if entry["problem"] else ""
+
+
+def _running_columns(entries: List[Dict[str, Any]]) -> Tuple:
+    cells = []
+    for e in entries:
+        percent = 100.0 * e["written"] / e["recipients"] if e["recipients"] else 100.0
+        rate = e["rows_per_second"]
+        cells.append(_name(e) + ["%s / %s" % (number(e["written"]), number(e["recipients"])),
+                                 "%.1f %%" % percent, number(round(rate)) if rate else "-",
+                                 duration(e["eta_seconds"]),
+                                 "%s ago" % duration(e["idle_seconds"]), _flag(e)])
+    return (("job", "id", "title", "written", "done", "rows/s", "ETA", "last chunk", ""),
+            (3, 4, 5, 6, 7), cells)
+
+
+def _waiting_columns(entries: List[Dict[str, Any]]) -> Tuple:
+    cells = []
+    for e in sorted(entries, key=lambda e: (e.get("due_at") is None, e.get("due_at") or 0)):
+        if e["state"] == "retry":
+            send, when = "-", "retry requested %s ago" % duration(e["idle_seconds"])
+        elif e["state"] == "due":
+            send, when = timestamp(e["send_time"]), "due for %s" % duration(
+                e["waiting_seconds"])
+        else:
+            send, when = timestamp(e["send_time"]), "due at %s" % timestamp(e["due_at"])
+        if e["problem"]:
+            when = "%s: %s" % (e["problem"].upper(), when)
+        cells.append(_name(e) + [e["state"], send, when, e.get("note") or ""])
+    return (("job", "id", "title", "state", "send time", "when", "note"), (), cells)
+
+
+def _failed_columns(entries: List[Dict[str, Any]]) -> Tuple:
+    cells = [_name(e) + [e["state"], timestamp(e["updated_at"]),
+                         "unsent" if e["problem"] else "", cut(e["last_error"], 70)]
+             for e in entries]
+    return (("job", "id", "title", "state", "at", "legacy row", "reason"), (), cells)
+
+
+def _done_columns(entries: List[Dict[str, Any]]) -> Tuple:
+    cells = [_name(e) + [number(e["written"]), duration(e["duration_seconds"]),
+                         timestamp(e["finished_at"])] for e in entries]
+    return (("job", "id", "title", "recipients", "took", "finished"), (3, 4), cells)
+
+
+def _cancelled_columns(entries: List[Dict[str, Any]]) -> Tuple:
+    cells = [_name(e) + ["%s / %s" % (number(e["written"]), number(e["recipients"])),
+                         timestamp(e["finished_at"])] for e in entries]
+    return (("job", "id", "title", "written", "cancelled"), (3,), cells)
