@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pymysql
 
-from mg_handling.engine import Job, Settings
+from mg_handling.engine import Job
 from mg_handling.queries import Q
 from mg_handling.service import JOBS
 from util.config import Config
@@ -57,11 +57,6 @@ def dispatch(command: Command, config: Config, args: argparse.Namespace) -> int:
     except BrokenPipeError:  # `status --json | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
-
-
-def settings_of(config: Config) -> Settings:
-    return Settings(config.push_ahead_seconds, config.batch_size,
-                    config.max_lateness_seconds, config.max_rows_per_second)
 
 
 @contextmanager

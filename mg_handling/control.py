@@ -15,7 +15,7 @@ import pymysql
 
 from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, CommandError, database,
                                   is_missing_table, load_campaign, no_such_campaign, number,
-                                  settings_of, timestamp)
+                                  timestamp)
 from mg_handling.engine import Job
 from mg_handling.queries import Q
 from mg_handling.service import ensure_schema
@@ -105,7 +105,7 @@ def _retry(tx: Transaction, job: Job, campaign_id: int, run: Optional[Dict[str, 
 def _when_picked_up(tx: Transaction, job: Job, campaign_id: int, config: Config) -> str:
     """The due query, run in the retry's own transaction, says whether the next poll
     takes the campaign (its legacy row must still be due)."""
-    due = tx.all(job.due_query, {"ahead": settings_of(config).push_ahead_seconds})
+    due = tx.all(job.due_query, {"ahead": config.push_ahead_seconds})
     if any(row["id"] == campaign_id for row in due):
         return "the daemon takes it at its next poll (every %g s)" % config.poll_interval
     return ("its legacy row is not due now (see `main.py preview %s %d`): the daemon "

@@ -29,6 +29,7 @@ from mg_handling.errors import CampaignError
 from mg_handling.messages import MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery
 from mg_handling.queries import Q
 from mg_handling.targeting import Targeting, fill_audience
+from util.config import Config
 from util.db import (Database, DatabaseUnavailable, QueryError, Transaction,
                      TransientError)
 from util.lock import InstanceLock, LockLost
@@ -67,6 +68,11 @@ class Settings:
     batch_size: int
     max_lateness_seconds: int
     max_rows_per_second: int = 0  # 0: unlimited
+
+    @classmethod
+    def from_config(cls, config: Config) -> "Settings":
+        return cls(config.push_ahead_seconds, config.batch_size, config.max_lateness_seconds,
+                   config.max_rows_per_second)
 
     @property
     def chunk_size(self) -> int:

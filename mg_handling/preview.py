@@ -15,7 +15,7 @@ import pymysql
 
 from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, Clock, database, duration,
                                   is_missing_table, load_campaign, load_run, no_such_campaign,
-                                  number, read_clock, settings_of, table, timestamp)
+                                  number, read_clock, table, timestamp)
 from mg_handling.engine import RETRY, SETTLED, Job, Plan, Settle, Settings, decide, fingerprint
 from mg_handling.messages import MESSAGE_QUEUE
 from mg_handling.queries import Q
@@ -41,7 +41,7 @@ AUDIENCE_NAMES = {"users": "registered users", "emails": "email addresses",
 def run(config: Config, args: argparse.Namespace) -> int:
     job = JOBS_BY_NAME[args.job]
     with database(config) as db, db.transaction() as tx:
-        report = build(tx, job, args.campaign_id, settings_of(config))
+        report = build(tx, job, args.campaign_id, Settings.from_config(config))
     print("\n".join(render(report)))
     return EXIT_OK
 

@@ -41,8 +41,7 @@ def start(config: Config, stop: threading.Event) -> Tuple[Database, FanOut]:
     except BaseException:
         db.close()
         raise
-    settings = Settings(config.push_ahead_seconds, config.batch_size,
-                        config.max_lateness_seconds, config.max_rows_per_second)
+    settings = Settings.from_config(config)
     logger.info("message_handling started (pid %d) on [%s] %s, jobs: %s", os.getpid(),
                 config.env, config.db.describe(), ", ".join(job.name for job in JOBS))
     return db, FanOut(db, lock, settings, stop)

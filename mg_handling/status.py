@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mg_handling.commands import (EXIT_ERROR, EXIT_OK, JOBS_BY_NAME, Clock, CommandError,
                                   cut, database, duration, load_campaign, number, read_clock,
-                                  settings_of, table, timestamp)
+                                  table, timestamp)
 from mg_handling.engine import Job, Settle, Settings, decide
 from mg_handling.errors import CampaignError
 from mg_handling.messages import Delivery
@@ -57,7 +57,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
 def collect(tx: Transaction, config: Config, hours: int) -> Dict[str, Any]:
     clock = read_clock(tx)
-    settings = settings_of(config)
+    settings = Settings.from_config(config)
     instance = _instance(tx, lock_name(config.db.database))
     runs = {(run["job"], run["campaign_id"]): run
             for run in tx.all(Q.status_runs, {"hours": hours})}
