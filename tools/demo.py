@@ -20,7 +20,6 @@ import re
 import subprocess
 import sys
 import time
-import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -29,6 +28,7 @@ if ROOT not in sys.path:
 
 import pymysql  # noqa: E402
 
+from mg_handling.commands import display_width  # noqa: E402
 from util.config import ConfigError, load_config  # noqa: E402
 from util.db import split_statements  # noqa: E402
 
@@ -56,16 +56,6 @@ class DemoError(Exception):
 
 # ---------------------------------------------------------------- output
 
-def _width(text: str) -> int:
-    """Columns a terminal uses for `text` (CJK and emoji take two)."""
-    total = 0
-    for char in text:
-        if unicodedata.category(char) in ("Mn", "Me", "Cf"):
-            continue
-        total += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-    return total
-
-
 def _cell(value) -> str:
     if value is None:
         return "NULL"
@@ -88,16 +78,16 @@ def print_table(headers, rows, indent: str = "  ") -> None:
     numeric = [any(is_number(row[i]) for row in rows)
                and all(is_number(row[i]) or row[i] in ("", None) for row in rows)
                for i in range(len(headers))]
-    widths = [max([_width(h)] + [_width(row[i]) for row in cells])
+    widths = [max([display_width(h)] + [display_width(row[i]) for row in cells])
               for i, h in enumerate(headers)]
     rules = list(widths)
     if not numeric[-1]:  # a long last column (content) gets a short rule
-        rules[-1] = max(_width(headers[-1]), min(widths[-1], 40))
+        rules[-1] = max(display_width(headers[-1]), min(widths[-1], 40))
 
     def line(values):
         parts = []
         for i, value in enumerate(values):
-            pad = " " * (widths[i] - _width(value))
+            pad = " " * (widths[i] - display_width(value))
             if numeric[i]:
                 parts.append(pad + value)
             elif i == len(values) - 1:
