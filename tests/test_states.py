@@ -32,15 +32,20 @@ def set_state(db, job: str, campaign_id: int, state: str) -> None:
              [state, job, campaign_id])
 
 
+def cancel_mid_way(db, config_path: str, news: int, after_rows: int) -> None:
+    """A throttled one-shot run of the news campaign, cancelled once it wrote `after_rows`."""
+    thread = run_in_thread(config_path, batch_size=100, max_rows_per_second=1000)
+    wait_for(lambda: written(db, "news", news) >= after_rows, timeout=30)
+    set_state(db, "news", news, "cancelled")
+    thread.join(30)
+    assert thread.result["code"] == 0
+
+
 def test_a_cancelled_run_stops_between_chunks_and_never_comes_back(db, config_path, run_once,
                                                                     caplog):
     users = add_matching_users(db, 3000)
     news = db.add_news()
-    thread = run_in_thread(config_path, batch_size=100, max_rows_per_second=1000)
-    wait_for(lambda: (db.run("news", news) or {}).get("written", 0) >= 300, timeout=30)
-    set_state(db, "news", news, "cancelled")
-    thread.join(30)
-    assert thread.result["code"] == 0
+    cancel_mid_way(db, config_path, news, 300)
     run = db.run("news", news)
     rows = db.recipients(230)
     assert run["state"] == "cancelled"
@@ -58,10 +63,7 @@ def test_a_cancelled_run_stops_between_chunks_and_never_comes_back(db, config_pa
 def test_retry_of_a_cancelled_run_resumes_where_it_stopped(db, config_path, run_once):
     users = add_matching_users(db, 1500)
     news = db.add_news()
-    thread = run_in_thread(config_path, batch_size=100, max_rows_per_second=1000)
-    wait_for(lambda: (db.run("news", news) or {}).get("written", 0) >= 200, timeout=30)
-    set_state(db, "news", news, "cancelled")
-    thread.join(30)
+    cancel_mid_way(db, config_path, news, 200)
     set_state(db, "news", news, "retry")
     assert run_once() == 0
     assert_exactly_once(db, 230, users)
