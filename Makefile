@@ -4,7 +4,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv mariadb test demo clean clean-mariadb
+.PHONY: venv mariadb test faults demo clean clean-mariadb
 
 venv: $(VENV)/.installed
 
@@ -19,6 +19,11 @@ mariadb:
 
 test: venv mariadb
 	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+
+# The full fault-injection run (issue 3): kill series, connection cuts, server
+# restarts, fencing; `make test` runs a fast subset of the same tests.
+faults: venv mariadb
+	MH_FAULTS=full $(PYTHON) -m pytest -q -s tests/test_faults.py $(PYTEST_ARGS)
 
 demo: venv mariadb
 	$(PYTHON) tools/demo.py

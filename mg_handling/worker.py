@@ -59,14 +59,17 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     but a stop ends this loop: every error is logged and backed off."""
     backoff = Backoff()
     heartbeat = Heartbeat(job)
+    prune = False  # a done run's audience is still to be deleted (until that succeeds)
     while not stop.is_set():
         if not fanout.lock.held.is_set():
             stop.wait(1.0)
             continue
         try:
             result = fanout.poll(job)
-            if result.outcomes.get("done"):
+            prune = prune or bool(result.outcomes.get("done"))
+            if prune:
                 fanout.prune_leftover_audiences(job)
+                prune = False
         except DatabaseUnavailable:
             delay = backoff.next()  # logged once for the whole outage by util.db.Outage
         except LockLost as lost:

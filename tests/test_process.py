@@ -70,7 +70,12 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
     kills = 0
     for _ in range(3):
         daemon = start_daemon(config)
-        wait_for(lambda: written(db, "news", news) > 0 or state(db, "news", news) == "done")
+        try:
+            wait_for(lambda: written(db, "news", news) > 0 or state(db, "news", news) == "done")
+        except AssertionError:
+            daemon.kill()  # never leave a daemon behind a failed test
+            daemon.wait(10)
+            raise
         if state(db, "news", news) == "done":
             daemon.terminate()
             daemon.wait(10)

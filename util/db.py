@@ -45,6 +45,7 @@ TRANSIENT_ERRORS = {
     1041,  # out of memory for threads
     1114,  # table is full
     1205,  # lock wait timeout
+    1206,  # lock table full (the buffer pool is exhausted by locks)
     1213,  # deadlock
     1290,  # server running with --read-only (a failover in progress)
     1317,  # query interrupted (KILL QUERY)

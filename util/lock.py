@@ -106,7 +106,9 @@ class InstanceLock:
             try:
                 owned = self._query(self._connection, Q.lock_owned)["owned"] == 1
             except pymysql.err.MySQLError as error:
-                self._unavailable(error)
+                # Only this connection is known to be gone: whether the server is
+                # unreachable is for acquire() in _take_back() to find out (and report).
+                logger.debug("instance lock %r: its connection failed: %s", self.name, error)
         if not owned:
             self.held.clear()
         return owned
