@@ -91,26 +91,28 @@ WHERE parent_id IN %(codes)s AND parent_id NOT IN ('', '0');
 -- The scan plan reads account_basic_detail once, in order, and looks each user
 -- up in four in-memory sets (the cards of the region, the users and cards of
 -- the industries, the cards of the functions), each built by one pass over its
--- table: the right plan when the region reaches many users. Per-user index
--- lookups into the card tables instead would be random reads that collapse
--- once the tables outgrow the buffer pool (see README "Performance").
+-- table: the right plan when the region reaches many users. The sets come in
+-- the order that drops most users first; the account row is read last, only
+-- for the users that matched. Per-user index lookups into the card tables
+-- instead would be random reads that collapse once the tables outgrow the
+-- buffer pool (see README "Performance").
 -- IGNORE INDEX keeps each set a sequential scan instead of a walk of the
 -- card_id index; DISTINCT keeps each set materialized, with a key.
 -- name: matching_users
 FROM account_basic_detail d
-STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id
 LEFT JOIN (SELECT DISTINCT c.card_id FROM card_info_jsonver c IGNORE INDEX (card_id)
            WHERE c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s) region_cards
        ON region_cards.card_id = CONVERT(d.card_id USING utf8)
+STRAIGHT_JOIN (SELECT DISTINCT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
+               WHERE co.func_code REGEXP %(func_pattern)s) function_cards
+       ON function_cards.card_id = CONVERT(d.card_id USING utf8)
 LEFT JOIN (SELECT DISTINCT m.account_id FROM account_basic_category_map m IGNORE INDEX (account_id)
            WHERE m.category_id IN %(industries)s) industry_users
        ON industry_users.account_id = d.user_id
 LEFT JOIN (SELECT DISTINCT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
            WHERE co.ind_code IN %(industries)s) industry_cards
        ON industry_cards.card_id = CONVERT(d.card_id USING utf8)
-JOIN (SELECT DISTINCT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
-      WHERE co.func_code REGEXP %(func_pattern)s) function_cards
-       ON function_cards.card_id = CONVERT(d.card_id USING utf8)
+STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id
 WHERE u.status = 'active' AND d.card_id <> ''
   AND (d.city_code IN %(cities)s OR region_cards.card_id IS NOT NULL)
   AND (industry_users.account_id IS NOT NULL OR industry_cards.card_id IS NOT NULL)
