@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from conftest import ROOT, SERVER, apply_sql_file
-from mg_handling.targeting import Targeting, choose_plan
+from mg_handling.targeting import Targeting, choose_plan, plan_for_reach
 from util.config import DatabaseConfig
 from util.db import Database
 
@@ -53,3 +53,17 @@ def test_the_plan_and_the_audience_size_are_logged_when_frozen(db, run_once, cap
     assert run_once() == 0
     assert any("news campaign %d (sns_qa_push_setting id %d): audience of 2 recipients frozen "
                "(scan plan)" % (news, news) in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("reach, data_mb, plan", [
+    (10_000, 1000, "narrow"),   # 1 %, cached: random reads are cheap
+    (100_000, 1000, "narrow"),  # 10 %, cached
+    (200_000, 1000, "scan"),    # 20 %: one ordered pass wins even cached
+    (10_000, 2000, "narrow"),   # 1 %, data twice the buffer pool
+    (50_000, 2000, "scan"),     # 5 %, not cached: the index lookups would be disk reads
+])
+def test_the_narrow_plan_stops_sooner_when_the_data_outgrows_the_buffer_pool(reach, data_mb,
+                                                                               plan):
+    row = {"reach": reach, "users": 1_000_000, "data_bytes": data_mb << 20,
+           "buffer_pool_bytes": 1024 << 20}
+    assert plan_for_reach(row) == plan

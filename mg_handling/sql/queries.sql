@@ -129,12 +129,11 @@ WHERE d.city_code IN %(cities)s
 {industry_and_function_match}
 UNION ALL
 SELECT u.user_id, u.email, u.mobile
-FROM account_basic_detail d
-JOIN account_basic u ON u.user_id = d.user_id
+FROM (SELECT DISTINCT CONVERT(c.card_id USING utf8mb4) AS card_id FROM card_info_jsonver c
+      WHERE c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s) region_cards
+STRAIGHT_JOIN account_basic_detail d ON d.card_id = region_cards.card_id
+STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id
 WHERE d.city_code NOT IN %(cities)s
-  AND d.card_id IN (
-      SELECT CONVERT(c.card_id USING utf8mb4) FROM card_info_jsonver c
-      WHERE c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s)
 {industry_and_function_match}
 
 -- What both plans ask of a user besides the region (u and d in scope).
@@ -168,14 +167,21 @@ STRAIGHT_JOIN (SELECT DISTINCT co.card_id FROM company_info_jsonVer co IGNORE IN
        ON function_cards.card_id = c.card_id
 WHERE c.card_id <> '' AND TRIM(c.mobile) <> '' AND CHAR_LENGTH(TRIM(c.mobile)) <= 18
 
--- How far a region reaches, to choose the plan (index-only with the
--- recommended indexes; the plan is chosen only when they exist).
+-- How far a region reaches, and whether the tables the audience reads fit in
+-- the buffer pool, to choose the plan (index-only counts with the recommended
+-- indexes; the plan is chosen only when they exist).
 -- name: region_reach
 SELECT (SELECT COUNT(*) FROM account_basic_detail WHERE city_code IN %(cities)s)
      + (SELECT COUNT(*) FROM card_info_jsonver
         WHERE cityM_code IN %(regions)s OR provinceM_code IN %(regions)s) AS reach,
        (SELECT table_rows FROM information_schema.TABLES
-        WHERE table_schema = DATABASE() AND table_name = 'account_basic_detail') AS users;
+        WHERE table_schema = DATABASE() AND table_name = 'account_basic_detail') AS users,
+       (SELECT SUM(data_length + index_length) FROM information_schema.TABLES
+        WHERE table_schema = DATABASE()
+          AND table_name IN ('account_basic', 'account_basic_detail', 'card_info_jsonver',
+                             'company_info_jsonVer', 'account_basic_category_map'))
+         AS data_bytes,
+       @@innodb_buffer_pool_size AS buffer_pool_bytes;
 
 -- name: indexed_columns
 SELECT DISTINCT table_name, column_name FROM information_schema.STATISTICS
