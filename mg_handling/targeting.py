@@ -29,11 +29,11 @@ NARROW_FILLS = {kind: getattr(Q, "fill_audience_%s_narrow" % kind) for kind in A
 # The narrow plan pays off while the region reaches at most this share of the
 # users (region users plus region cards, over users). Its index lookups are
 # random reads: cheap while the tables fit in the buffer pool, slow when they
-# do not. Measured at 1M users (README "Performance"): with the data cached,
-# narrow wins up to ~20 % (5.8 %: 1.7 s vs 3.6 s); at a 128 MiB buffer pool only
-# up to ~1.5 % (0.4 %: 2.3 s vs 4.1 s; 5.8 %: 20 s vs 8.6 s).
-NARROW_MAX_SHARE_CACHED = 0.15
-NARROW_MAX_SHARE_UNCACHED = 0.015
+# do not. Measured at 1M users (README "Performance"): cached, narrow wins even
+# at 32 % reach (4.0 s against 9.0 s); at a 128 MiB buffer pool it wins at
+# 1.6 % (5.9 s against 8.3 s) and loses at 5.8 % (17.7 s against 9.0 s).
+NARROW_MAX_SHARE_CACHED = 0.30
+NARROW_MAX_SHARE_UNCACHED = 0.025
 # The indexes the narrow plan starts from (deploy/recommended_indexes.sql).
 NARROW_INDEXES = {("account_basic_detail", "city_code"), ("card_info_jsonver", "cityM_code"),
                   ("card_info_jsonver", "provinceM_code")}

@@ -57,9 +57,9 @@ def test_the_plan_and_the_audience_size_are_logged_when_frozen(db, run_once, cap
 
 @pytest.mark.parametrize("reach, data_mb, plan", [
     (10_000, 1000, "narrow"),   # 1 %, cached: random reads are cheap
-    (100_000, 1000, "narrow"),  # 10 %, cached
-    (200_000, 1000, "scan"),    # 20 %: one ordered pass wins even cached
-    (10_000, 2000, "narrow"),   # 1 %, data twice the buffer pool
+    (250_000, 1000, "narrow"),  # 25 %, cached
+    (400_000, 1000, "scan"),    # 40 %: one ordered pass wins even cached
+    (20_000, 2000, "narrow"),   # 2 %, data twice the buffer pool
     (50_000, 2000, "scan"),     # 5 %, not cached: the index lookups would be disk reads
 ])
 def test_the_narrow_plan_stops_sooner_when_the_data_outgrows_the_buffer_pool(reach, data_mb,

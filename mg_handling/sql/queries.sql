@@ -136,21 +136,22 @@ STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id
 WHERE d.city_code NOT IN %(cities)s
 {industry_and_function_match}
 
--- What both plans ask of a user besides the region (u and d in scope).
+-- What the narrow plan asks of a user besides the region (u and d in scope).
+-- Scalar subqueries, so each is an index lookup for the few users of the
+-- region: written as EXISTS, the optimizer may turn them into a full pass
+-- over the company table instead, the very cost the narrow plan avoids.
 -- name: industry_and_function_match
   AND u.status = 'active'
   AND d.card_id <> ''
-  AND (EXISTS (
-           SELECT 1 FROM account_basic_category_map m
-           WHERE m.account_id = u.user_id AND m.category_id IN %(industries)s)
-       OR EXISTS (
-           SELECT 1 FROM company_info_jsonVer co
-           WHERE co.card_id = CONVERT(d.card_id USING utf8)
-             AND co.ind_code IN %(industries)s))
-  AND EXISTS (
-           SELECT 1 FROM company_info_jsonVer co
-           WHERE co.card_id = CONVERT(d.card_id USING utf8)
-             AND co.func_code REGEXP %(func_pattern)s)
+  AND COALESCE(
+        (SELECT 1 FROM account_basic_category_map m
+         WHERE m.account_id = u.user_id AND m.category_id IN %(industries)s LIMIT 1),
+        (SELECT 1 FROM company_info_jsonVer co
+         WHERE co.card_id = CONVERT(d.card_id USING utf8) AND co.ind_code IN %(industries)s
+         LIMIT 1)) IS NOT NULL
+  AND (SELECT 1 FROM company_info_jsonVer co
+       WHERE co.card_id = CONVERT(d.card_id USING utf8) AND co.func_code REGEXP %(func_pattern)s
+       LIMIT 1) IS NOT NULL
 
 -- Mobiles of business cards whose own data matches, registered or not.
 -- name: matching_card_mobiles
