@@ -4,7 +4,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv mariadb test faults demo clean clean-mariadb
+.PHONY: venv mariadb test faults bench demo clean clean-mariadb
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,13 @@ test: venv mariadb
 # restarts, fencing; `make test` runs a fast subset of the same tests.
 faults: venv mariadb
 	MH_FAULTS=full $(PYTHON) -m pytest -q -s tests/test_faults.py $(PYTEST_ARGS)
+
+# The fan-out benchmark (issue 4): 1M generated users, about 25 minutes; results
+# in bench/results/. BENCH_ARGS=--quick for a 50k-user smoke run.
+BENCH_ARGS ?=
+bench: venv mariadb
+	$(VENV)/bin/pip install -q -r requirements-bench.txt
+	$(PYTHON) bench/run.py $(BENCH_ARGS)
 
 demo: venv mariadb
 	$(PYTHON) tools/demo.py
