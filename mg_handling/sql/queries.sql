@@ -89,33 +89,37 @@ WHERE parent_id IN %(codes)s AND parent_id NOT IN ('', '0');
 -- decides which card_id index can be used.
 --
 -- The scan plan reads account_basic_detail once, in order, and looks each user
--- up in four in-memory sets (the cards of the region, the users and cards of
--- the industries, the cards of the functions), each built by one pass over its
--- table: the right plan when the region reaches many users. The sets come in
--- the order that drops most users first; the account row is read last, only
--- for the users that matched. Per-user index lookups into the card tables
--- instead would be random reads that collapse once the tables outgrow the
--- buffer pool (see README "Performance").
--- IGNORE INDEX keeps each set a sequential scan instead of a walk of the
--- card_id index; DISTINCT keeps each set materialized, with a key.
+-- up in in-memory sets (the cards of the region, the users and cards of the
+-- industries, the cards of the functions), each built by one pass over its
+-- table, once, the first time it is needed: the right plan when the region
+-- reaches many users. An OR tries its cheap side first, so a user whose
+-- profile city or category map matches is never looked up in the card set.
+-- Per-user index lookups into the card tables instead would be random reads
+-- that collapse once the tables outgrow the buffer pool (README
+-- "Performance"); IGNORE INDEX keeps each set a sequential scan.
+-- name: matching_profiles
+d.card_id <> ''
+  AND (d.city_code IN %(cities)s
+       OR CONVERT(d.card_id USING utf8) IN (
+            SELECT c.card_id FROM card_info_jsonver c IGNORE INDEX (card_id)
+            WHERE c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s))
+  AND (d.user_id IN (
+            SELECT m.account_id FROM account_basic_category_map m IGNORE INDEX (account_id)
+            WHERE m.category_id IN %(industries)s)
+       OR CONVERT(d.card_id USING utf8) IN (
+            SELECT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
+            WHERE co.ind_code IN %(industries)s))
+  AND CONVERT(d.card_id USING utf8) IN (
+            SELECT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
+            WHERE co.func_code REGEXP %(func_pattern)s)
+
+-- The account row, for the audiences that need its email or mobile: read
+-- only for the profiles that matched.
 -- name: matching_users
 FROM account_basic_detail d
-LEFT JOIN (SELECT DISTINCT c.card_id FROM card_info_jsonver c IGNORE INDEX (card_id)
-           WHERE c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s) region_cards
-       ON region_cards.card_id = CONVERT(d.card_id USING utf8)
-STRAIGHT_JOIN (SELECT DISTINCT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
-               WHERE co.func_code REGEXP %(func_pattern)s) function_cards
-       ON function_cards.card_id = CONVERT(d.card_id USING utf8)
-LEFT JOIN (SELECT DISTINCT m.account_id FROM account_basic_category_map m IGNORE INDEX (account_id)
-           WHERE m.category_id IN %(industries)s) industry_users
-       ON industry_users.account_id = d.user_id
-LEFT JOIN (SELECT DISTINCT co.card_id FROM company_info_jsonVer co IGNORE INDEX (card_id)
-           WHERE co.ind_code IN %(industries)s) industry_cards
-       ON industry_cards.card_id = CONVERT(d.card_id USING utf8)
 STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id
-WHERE u.status = 'active' AND d.card_id <> ''
-  AND (d.city_code IN %(cities)s OR region_cards.card_id IS NOT NULL)
-  AND (industry_users.account_id IS NOT NULL OR industry_cards.card_id IS NOT NULL)
+WHERE {matching_profiles}
+  AND u.status = 'active'
 
 -- The narrow plan starts from the region's users and cards through the
 -- indexes of deploy/recommended_indexes.sql (city, then card region), so a
@@ -194,9 +198,14 @@ WHERE table_schema = DATABASE() AND seq_in_index = 1
 -- fill_* statements freeze it once per campaign, in one statement; `preview`
 -- counts the same SELECT without writing.
 
+-- The user audience needs no account column but the status: the active
+-- users are one more in-memory set, cheaper than an index lookup per profile.
 -- name: audience_users
-SELECT u.user_id AS recipient
-{matching_users}
+SELECT d.user_id AS recipient
+FROM account_basic_detail d
+WHERE {matching_profiles}
+  AND d.user_id IN (SELECT u.user_id FROM account_basic u IGNORE INDEX (user_id)
+                    WHERE u.status = 'active')
 
 -- name: audience_emails
 SELECT DISTINCT TRIM(u.email) AS recipient
@@ -233,9 +242,13 @@ WHERE TRIM(m.mobile) <> ''
 UNION
 {matching_card_mobiles}
 
+-- A user audience is frozen in user_id order, so the chunks write
+-- message_queue's to_uid index in order, at its end (838k recipients: 7.6 s
+-- of writing instead of 10.4, for nothing at the freeze).
 -- name: fill_audience_users
 INSERT INTO mh_audience (run_id, recipient)
-SELECT %(run_id)s, a.recipient FROM ({audience_users}) a;
+SELECT %(run_id)s, a.recipient FROM ({audience_users}) a
+ORDER BY a.recipient;
 
 -- name: fill_audience_emails
 INSERT INTO mh_audience (run_id, recipient)
@@ -251,7 +264,8 @@ SELECT %(run_id)s, a.recipient FROM ({audience_mobiles_and_cards}) a;
 
 -- name: fill_audience_users_narrow
 INSERT INTO mh_audience (run_id, recipient)
-SELECT %(run_id)s, a.recipient FROM ({audience_users_narrow}) a;
+SELECT %(run_id)s, a.recipient FROM ({audience_users_narrow}) a
+ORDER BY a.recipient;
 
 -- name: fill_audience_emails_narrow
 INSERT INTO mh_audience (run_id, recipient)
