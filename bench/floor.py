@@ -7,10 +7,13 @@ The matching follows README "Who receives a campaign", written for speed:
 - the card-side conditions are semi-joins on the card_id indexes, the account
   side converted to the card tables' utf8 so the index is used; the card region
   is a non-correlated IN, materialized once instead of one lookup per user;
-- two shapes: `scan` reads every profile once; `narrow` starts from the region's
-  profiles and cards (a UNION of ids, through the indexes of
-  deploy/recommended_indexes.sql when they exist). The benchmark tries the
-  variants that can win and keeps the fastest (see run.py);
+- three shapes: `scan` reads every profile once and joins the rest; `sets`
+  reads every profile once and looks it up in in-memory sets (the IN
+  subqueries behind ORs, and the active users as a set), as the daemon's scan
+  plan does; `narrow` starts from the region's profiles and cards (a UNION of
+  ids, through the indexes of deploy/recommended_indexes.sql when they exist).
+  The benchmark tries the variants that can win and keeps the fastest (see
+  run.py);
 - SET STATEMENT lifts the in-memory temporary table limit and, for the scan,
   enables hash joins, for this statement only; no ORDER BY (the floor owes no
   order).
@@ -29,10 +32,12 @@ from mg_handling.messages import Delivery
 # shape joins few rows.
 HINTS = {"scan": "SET STATEMENT tmp_table_size = 1073741824, max_heap_table_size = 1073741824,"
                  " join_cache_level = 8 FOR\n",
+         "sets": "SET STATEMENT tmp_table_size = 1073741824, max_heap_table_size = 1073741824"
+                 " FOR\n",
          "scan_plain": "",
          "narrow": "SET STATEMENT tmp_table_size = 1073741824, max_heap_table_size = 1073741824"
                    " FOR\n"}
-BODY = {"scan": "scan", "scan_plain": "scan", "narrow": "narrow"}
+BODY = {"scan": "scan", "sets": "sets", "scan_plain": "scan", "narrow": "narrow"}
 SHAPES = tuple(HINTS)
 
 CHILD_INDUSTRIES = """(SELECT category_id FROM industry_category
@@ -53,6 +58,20 @@ INDUSTRY = """(EXISTS (SELECT 1 FROM account_basic_category_map m
                   WHERE ci.card_id = CONVERT(d.card_id USING utf8)
                     AND (ci.ind_code IN %(industries)s OR ci.ind_code IN {children})))""" \
     .replace("{children}", CHILD_INDUSTRIES)
+
+INDUSTRY_SETS = """(d.user_id IN (SELECT m.account_id FROM account_basic_category_map m
+                    WHERE m.category_id IN %(industries)s OR m.category_id IN {children})
+       OR CONVERT(d.card_id USING utf8) IN (
+            SELECT ci.card_id FROM company_info_jsonVer ci
+            WHERE ci.ind_code IN %(industries)s OR ci.ind_code IN {children}))""" \
+    .replace("{children}", CHILD_INDUSTRIES)
+
+FUNCTION_SET = """CONVERT(d.card_id USING utf8) IN (
+            SELECT cf.card_id FROM company_info_jsonVer cf
+            WHERE cf.func_code REGEXP %(func_pattern)s)"""
+
+ACTIVE_USERS_SET = """d.user_id IN (SELECT au.user_id FROM account_basic au
+                    WHERE au.status = 'active')"""
 
 FUNCTION = """EXISTS (SELECT 1 FROM company_info_jsonVer cf
               WHERE cf.card_id = CONVERT(d.card_id USING utf8)
@@ -77,6 +96,13 @@ WHERE u.status = 'active' AND d.card_id <> ''
   AND {region}
   AND {industry}
   AND {function}""".format(region=REGION, industry=INDUSTRY, function=FUNCTION),
+    "sets": """FROM account_basic_detail d
+STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id
+WHERE d.card_id <> ''
+  AND {region}
+  AND {industry}
+  AND {function}
+  AND u.status = 'active'""".format(region=REGION, industry=INDUSTRY_SETS, function=FUNCTION_SET),
     "narrow": """FROM {source}
 JOIN account_basic u ON u.user_id = d.user_id
 WHERE u.status = 'active' AND d.card_id <> ''
@@ -113,6 +139,10 @@ FROM ({audience}) x""",
 def audience_select(kind: str, shape: str) -> str:
     """The recipients of a campaign, one row each, without hints."""
     users = MATCHING_USERS[BODY[shape]]
+    if kind == NEWS and shape == "sets":  # no account column needed: the active users as a set
+        return ("SELECT d.user_id AS recipient\n" + users.replace(
+            "STRAIGHT_JOIN account_basic u ON u.user_id = d.user_id\n", "").replace(
+            "u.status = 'active'", ACTIVE_USERS_SET))
     if kind == NEWS:
         return "SELECT u.user_id AS recipient\n" + users
     return ("SELECT TRIM(u.mobile) AS recipient\n" + users + "\n  AND TRIM(u.mobile) <> ''"

@@ -42,6 +42,7 @@ class Run:
     ok: bool = True
     note: str = ""
     logged_seconds: Optional[float] = None  # the daemon's own figure, start-up excluded
+    query_seconds: Optional[float] = None   # legacy: its audience query, inserts excluded
 
     @property
     def rows_per_s(self) -> float:
@@ -228,7 +229,8 @@ def run_legacy(conn: Any, campaign: Campaign, delivery: Delivery, sample: int) -
     seconds = select["seconds"] + per_row * audience
     return Run(seconds, audience, note="%s query %.1f s + %d inserts in %.1f s (%.0f rows/s),"
                " extrapolated" % (source, select["seconds"], len(chosen), inserts["seconds"],
-                                  1 / max(per_row, 1e-9)))
+                                  1 / max(per_row, 1e-9)),
+               query_seconds=select["seconds"])
 
 
 def fetch_audience(conn: Any, sql: str, params: Dict[str, Any], keep: int

@@ -46,21 +46,23 @@ def _short(codes: str, limit: int = 40) -> str:
 def pass_table(results: Dict[str, Dict[str, Any]]) -> List[str]:
     lines = ["| campaign | recipients | daemon s (logged) | daemon rows/s | floor s "
              "| floor rows/s "
-             "| legacy s (extrap.) | legacy rows/s | daemon/floor | legacy/daemon "
-             "| daemon peak RSS MB | daemon plan | daemon runs ok | same rows as floor "
+             "| legacy s (extrap.) | legacy query s | legacy rows/s | daemon/floor "
+             "| legacy/daemon | legacy inserts alone/daemon | daemon peak RSS MB | daemon plan | daemon runs ok | same rows as floor "
              "| duplicates |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-             "| --- | ---: | --- | ---: |"]
+             "| ---: | ---: | --- | ---: | --- | ---: |"]
     for name, r in results.items():
         lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-                     "| %s |" % (
+                     "| %s | %s | %s |" % (
             name, _num(_figure(r, "floor", "rows"), 0),
             "%s (%s)" % (_num(_figure(r, "daemon", "seconds"), 2),
                          _num(_figure(r, "daemon", "logged_seconds"), 2)),
             _num(_figure(r, "daemon", "rows_per_s"), 0),
             _num(_figure(r, "floor", "seconds"), 2), _num(_figure(r, "floor", "rows_per_s"), 0),
-            _num(_figure(r, "legacy", "seconds"), 1), _num(_figure(r, "legacy", "rows_per_s"), 0),
+            _num(_figure(r, "legacy", "seconds"), 1), _num(_figure(r, "legacy", "query_seconds"), 1),
+            _num(_figure(r, "legacy", "rows_per_s"), 0),
             _num(r.get("daemon_over_floor"), 2), _num(r.get("legacy_over_daemon"), 1),
+            _num(r.get("legacy_inserts_over_daemon"), 1),
             _num(r.get("peak_rss_mb"), 1), r.get("daemon_plan", "?"), r.get("daemon_ok_runs"),
             "yes" if r.get("same_rows") else "**NO**", r.get("duplicates", "?")))
     return lines
