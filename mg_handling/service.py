@@ -15,7 +15,8 @@ from mg_handling.promotion import PromotionJob
 from mg_handling.queries import read_sql
 from mg_handling.worker import Backoff, run_job
 from util.config import Config
-from util.db import ACCESS_DENIED, Database, DatabaseError, DatabaseUnavailable, run_script
+from util.db import (ACCESS_DENIED, Database, DatabaseError, DatabaseUnavailable, Outage,
+                     run_script)
 from util.lock import InstanceLock, LockBusy, LockLost
 
 logger = logging.getLogger(__name__)
@@ -31,9 +32,10 @@ def ensure_schema(db: Database) -> None:
         run_script(tx, read_sql("daemon_schema.sql"))
 
 
-def start(config: Config, stop: threading.Event) -> Tuple[Database, FanOut]:
+def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None
+          ) -> Tuple[Database, FanOut]:
     """Pool, schema, lock: raises DatabaseError or LockBusy."""
-    db = Database(config.db, max_connections=len(JOBS) + 2)
+    db = Database(config.db, max_connections=len(JOBS) + 2, outage=outage)
     try:
         ensure_schema(db)
         lock = InstanceLock(config.db, db.outage)
@@ -79,11 +81,12 @@ def run_once(config: Config, stop: threading.Event) -> int:
 
 def _start_when_reachable(config: Config, stop: threading.Event
                           ) -> Optional[Tuple[Database, FanOut]]:
-    """Long-running mode waits for the database instead of exiting."""
-    backoff = Backoff()
+    """Long-running mode waits for the database instead of exiting. One outage
+    spans the tries, so it is reported once, and its end once."""
+    backoff, outage = Backoff(), Outage()
     while not stop.is_set():
         try:
-            return start(config, stop)
+            return start(config, stop, outage)
         except DatabaseUnavailable as error:
             if error.code == ACCESS_DENIED:
                 raise  # a wrong account is a configuration error, not an outage

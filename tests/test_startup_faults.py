@@ -231,6 +231,8 @@ def test_long_running_mode_backs_off_then_writes_once_the_database_is_reachable(
         assert (later - when).total_seconds() >= delay - 0.05, "announced %d s, waited less" \
             % delay
     assert log.index("message_handling started") > log.rindex("cannot start yet")
+    assert log.count("database unreachable") == 1, "one outage, reported once"
+    assert log.index("database reachable again") > log.rindex("cannot start yet")
     assert [row["to_uid"] for row in db.queue_rows(230)] == [user]
     assert sorted(row["to_uid"] for row in db.queue_rows(231)) == [user, user]
     assert " ERROR " not in log

@@ -182,9 +182,10 @@ class Transaction:
 class Database:
     """A pool of connections to one database section."""
 
-    def __init__(self, config: DatabaseConfig, max_connections: int = 8) -> None:
+    def __init__(self, config: DatabaseConfig, max_connections: int = 8,
+                 outage: Optional[Outage] = None) -> None:
         self.config = config
-        self.outage = Outage()
+        self.outage = outage or Outage()
         self._pool = PooledDB(
             creator=connect, maxconnections=max_connections, maxcached=max_connections,
             blocking=True, setsession=SESSION_SETUP, ping=1, reset=True,
