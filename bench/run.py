@@ -333,8 +333,8 @@ def add_idle_target(add: Any, idle: Optional[Dict[str, Any]]) -> None:
 def add_scaling_target(add: Any, scaling: List[Dict[str, Any]]) -> None:
     """Linear: the daemon's cost per recipient at the largest size is at most 1.3
     times the one at the smallest, or grows no more than 10 % beyond the floor's
-    own growth (then the growth is the server's, e.g. its redo log filling up,
-    and the daemon adds none)."""
+    own growth (then the growth is the server's, larger sets and indexes costing
+    more per row, and the daemon adds none)."""
     points = [s for s in scaling if s.get("daemon_s") and s.get("floor_s") and s["rows"]]
     if len(points) >= 2:
         small, large = points[0], points[-1]
