@@ -19,7 +19,8 @@ from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, Clock, database, durati
 from mg_handling.engine import RETRY, SETTLED, Job, Plan, Settle, Settings, decide, fingerprint
 from mg_handling.messages import MESSAGE_QUEUE
 from mg_handling.queries import Q
-from mg_handling.targeting import AUDIENCE_SELECTS, DIMENSIONS, Targeting
+from mg_handling.targeting import (AUDIENCE_SELECTS, DIMENSIONS, NARROW_SELECTS, Targeting,
+                                   choose_plan)
 from util.config import Config
 from util.db import Transaction
 
@@ -87,18 +88,21 @@ def _audience(tx: Transaction, plan: Plan) -> Dict[str, Any]:
     whatever the number of codes (the breakdown also counts the accounts)."""
     kind, targeting = plan.delivery.audience, plan.targeting
     params = targeting.query_params(tx)
+    narrow = choose_plan(tx, params) == "narrow"  # the plan the send would use
+    selects = NARROW_SELECTS if narrow else AUDIENCE_SELECTS
+    breakdown = Q.audience_breakdown_narrow if narrow else Q.audience_breakdown
     lists = {dimension + "_list": ",".join(getattr(targeting, dimension))
              for dimension in DIMENSIONS}
     counts = {(row["dimension"], row["code"]): int(row["accounts"])
-              for row in tx.all(Q.audience_breakdown, dict(params, **lists))}
+              for row in tx.all(breakdown, dict(params, **lists))}
     accounts = counts.get(("all", ""), 0)
-    audience = {"kind": kind, "accounts": accounts,
+    audience = {"kind": kind, "plan": "narrow" if narrow else "scan", "accounts": accounts,
                 "codes": _per_code(tx, targeting, counts),
-                "sample": _sample(tx, params)}
+                "sample": _sample(tx, selects["users"], params)}
     if kind == "users":
         audience["total"] = accounts  # the breakdown ran the same SELECT
         return audience
-    audience["total"] = _count(tx, COUNT.format(select=AUDIENCE_SELECTS[kind]), params)
+    audience["total"] = _count(tx, COUNT.format(select=selects[kind]), params)
     audience["with_address"] = counts.get(("email" if kind == "emails" else "mobile", ""), 0)
     return audience
 
@@ -132,10 +136,11 @@ def _known_codes(tx: Transaction, dimension: str, codes: Tuple[str, ...]) -> Dic
             for code in codes}
 
 
-def _sample(tx: Transaction, params: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _sample(tx: Transaction, users_select: str, params: Dict[str, Any]
+            ) -> List[Dict[str, Any]]:
     """The first matching accounts the server finds (LIMIT without ORDER BY stops
     early), with their addresses: what they are looks the same for every kind."""
-    sql = SAMPLE.format(select=AUDIENCE_SELECTS["users"])
+    sql = SAMPLE.format(select=users_select)
     user_ids = [row["recipient"] for row in tx.all(sql, dict(params, limit=SAMPLE_SIZE))]
     if not user_ids:
         return []
@@ -236,9 +241,9 @@ def verdict(report: Dict[str, Any]) -> str:
 def _render_audience(report: Dict[str, Any]) -> List[str]:
     audience, plan = report["audience"], report["plan"]
     kind = audience["kind"]
-    lines = ["audience  %s %s -> %s (counted in %.2f s, nothing written)" % (
+    lines = ["audience  %s %s -> %s (counted in %.2f s, %s plan, nothing written)" % (
         number(audience["total"]), AUDIENCE_NAMES[kind], plan.delivery.target,
-        report["seconds"])]
+        report["seconds"], audience["plan"])]
     if kind != "users":
         address = "an email" if kind == "emails" else "a mobile"
         lines.append("          %s matching accounts, %s of them with %s" % (

@@ -25,6 +25,7 @@ _CODE = re.compile(r"[0-9A-Za-z_-]{1,16}")
 AUDIENCE_KINDS = ("users", "emails", "mobiles", "mobiles_and_cards")
 AUDIENCE_SELECTS = {kind: getattr(Q, "audience_" + kind) for kind in AUDIENCE_KINDS}
 AUDIENCE_FILLS = {kind: getattr(Q, "fill_audience_" + kind) for kind in AUDIENCE_KINDS}
+NARROW_SELECTS = {kind: getattr(Q, "audience_%s_narrow" % kind) for kind in AUDIENCE_KINDS}
 NARROW_FILLS = {kind: getattr(Q, "fill_audience_%s_narrow" % kind) for kind in AUDIENCE_KINDS}
 # The narrow plan pays off while the region reaches at most this share of the
 # users (region users plus region cards, over users). Its index lookups are
