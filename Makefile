@@ -4,15 +4,23 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv mariadb test faults bench demo clean clean-mariadb
+.PHONY: venv mariadb check test faults bench demo clean clean-mariadb
 
 venv: $(VENV)/.installed
 
-# Re-installs only when a requirements file changed.
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Re-installs only when a requirements file or the project's metadata changed;
+# the package itself is installed editable, so no script edits sys.path.
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	$(VENV)/bin/pip install -q --no-deps -e .
 	touch $@
+
+# Lint, types and the unit tier: no database needed, well under a minute.
+check: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(PYTHON) -m pytest -q tests/unit $(PYTEST_ARGS)
 
 mariadb:
 	bash tools/ensure_mariadb.sh

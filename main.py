@@ -18,7 +18,7 @@ import sys
 import threading
 from typing import Any, List, Optional
 
-from mg_handling import commands, control, preview, service, status
+from mg_handling import commands, control, jobs, preview, service, status
 from util import daemonize
 from util.config import Config, ConfigError, load_config, warn_if_world_readable
 from util.logs import setup_logging
@@ -84,7 +84,7 @@ def _add_commands(parser: argparse.ArgumentParser, shared: argparse.ArgumentPars
                        ("retry", "re-queue a failed, expired, skipped or cancelled campaign"),
                        ("cancel", "stop a pending or running campaign between two chunks")):
         command = sub.add_parser(name, help=text, description=text, parents=[shared])
-        command.add_argument("job", choices=sorted(commands.JOBS_BY_NAME))
+        command.add_argument("job", choices=sorted(jobs.JOBS_BY_NAME))
         command.add_argument("campaign_id", metavar="ID", type=campaign_id)
     text = "who holds the instance lock, and what every campaign is doing"
     command = sub.add_parser("status", parents=[shared], help=text, description=text)

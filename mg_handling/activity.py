@@ -1,12 +1,11 @@
 """活动管理: published activities from operation_activity to message_queue (231)."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Mapping
 
-from mg_handling.engine import Job
+from mg_handling.job import Job
 from mg_handling.messages import (MESSAGE_QUEUE, Delivery, in_app_message, queue_title,
                                   text_or_empty)
-from mg_handling.queries import Q
 
 
 class ActivityJob(Job):
@@ -14,10 +13,8 @@ class ActivityJob(Job):
     label = "活动管理"
     table = "operation_activity"
     send_time_field = "onlinetime"
-    due_query = Q.due_activity
-    mark_sent_query = Q.mark_sent_activity
 
-    def delivery(self, row: Dict[str, Any]) -> Delivery:
+    def delivery(self, row: Mapping[str, Any]) -> Delivery:
         message_type, content = in_app_message(row, "activity", "activity_id",
                                                image=text_or_empty(row["image"]))
         return Delivery(MESSAGE_QUEUE, "users", message_type,

@@ -13,22 +13,15 @@ import os
 import sys
 import unicodedata
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from datetime import datetime
+from typing import Any, Callable, Iterator, List, Optional, Sequence
 
-import pymysql
-
-from mg_handling.engine import Job
-from mg_handling.queries import Q
-from mg_handling.service import JOBS
+from mg_handling.job import Job
+from mg_handling.store import Campaign, Store, StoreTransaction
 from util.config import Config
-from util.db import Database, DatabaseError, Transaction
+from util.db import DatabaseError, MissingTable
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
-NO_SUCH_TABLE = 1146
-JOBS_BY_NAME: Dict[str, Job] = {job.name: job for job in JOBS}
-CAMPAIGN_QUERIES = {job.name: getattr(Q, "campaign_" + job.name) for job in JOBS}
 
 Command = Callable[[Config, argparse.Namespace], int]
 
@@ -60,64 +53,41 @@ def dispatch(command: Command, config: Config, args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def database(config: Config) -> Iterator[Database]:
-    """A one-connection Database; database errors become CommandErrors."""
-    db = Database(config.db, max_connections=1)
+def database(config: Config) -> Iterator[Store]:
+    """A one-connection Store; database errors become CommandErrors."""
+    store = Store(config.db, max_connections=1)
     try:
-        yield db
+        yield store
     except DatabaseError as error:
-        raise CommandError(_explain(error, config), EXIT_ERROR) from None
+        raise CommandError(explain(error, config), EXIT_ERROR) from None
     finally:
-        db.close()
+        store.close()
 
 
-def _explain(error: DatabaseError, config: Config) -> str:
-    if error.code == NO_SUCH_TABLE and "mh_" in str(error):
-        return ("the daemon's tables are missing in %s: message_handling has never run "
-                "on this database" % config.db.describe())
+def explain(error: DatabaseError, config: Config) -> str:
+    """A database error as one line for the operator, naming a missing table."""
+    if isinstance(error, MissingTable):
+        if error.table.startswith("mh_"):
+            return ("the daemon's table %s is missing in %s: message_handling has never "
+                    "run on this database" % (error.table, config.db.describe()))
+        return ("the table %s is missing in %s (renamed or dropped?)"
+                % (error.table, config.db.describe()))
     return "%s (%s)" % (error, config.db.describe())
-
-
-def is_missing_table(error: Exception) -> bool:
-    return isinstance(error, pymysql.err.ProgrammingError) and error.args[0] == NO_SUCH_TABLE
 
 
 # ---------------------------------------------------------------- look-ups
 
-def load_campaign(tx: Transaction, job: Job, campaign_id: int) -> Optional[Dict[str, Any]]:
-    """The campaign row with the columns its job reads, or None."""
-    return tx.one(CAMPAIGN_QUERIES[job.name], {"campaign_id": campaign_id})
+def load_campaign(tx: StoreTransaction, job: Job, campaign_id: int) -> Campaign:
+    """The campaign row with the columns its job reads; a CommandError if none."""
+    campaign = tx.campaign(job.name, campaign_id)
+    if campaign is None:
+        raise no_such_campaign(job, campaign_id)
+    return campaign
 
 
 def no_such_campaign(job: Job, campaign_id: int) -> CommandError:
     return CommandError("no %s campaign %d: %s has no row with id %d"
                         % (job.name, campaign_id, job.table, campaign_id))
-
-
-def load_run(tx: Transaction, job: Job, campaign_id: int) -> Optional[Dict[str, Any]]:
-    """The daemon's record of a campaign; None when there is none (or no table yet)."""
-    try:
-        return tx.one(Q.run_of_campaign, {"job": job.name, "campaign_id": campaign_id})
-    except pymysql.err.ProgrammingError as error:
-        if is_missing_table(error):
-            return None
-        raise
-
-
-@dataclass(frozen=True)
-class Clock:
-    """The database server's clock: "now" is never the operator's host's."""
-    now: datetime
-    unix_now: int
-
-    def at(self, unix_time: int) -> datetime:
-        """A Unix time as the server's local time (what NOW() would have said)."""
-        return self.now - timedelta(seconds=self.unix_now - unix_time)
-
-
-def read_clock(tx: Transaction) -> Clock:
-    row = tx.one(Q.server_clock)
-    return Clock(row["now"], int(row["unix_now"]))
 
 
 # ---------------------------------------------------------------- text

@@ -9,32 +9,27 @@ written stay. A retry sets `retry`: the next poll looks at the campaign again
 from __future__ import annotations
 
 import argparse
-from typing import Any, Dict, Optional
+from typing import Optional
 
-import pymysql
-
-from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, CommandError, database,
-                                  is_missing_table, load_campaign, no_such_campaign, number,
+from mg_handling.commands import (EXIT_OK, CommandError, database, no_such_campaign, number,
                                   timestamp)
-from mg_handling.engine import Job
-from mg_handling.queries import Q
-from mg_handling.service import ensure_schema
+from mg_handling.job import Job
+from mg_handling.jobs import JOBS_BY_NAME
+from mg_handling.states import RETRYABLE, RunState
+from mg_handling.store import Run, StoreTransaction
 from util.config import Config
-from util.db import Transaction
 
-RETRYABLE = ("failed", "expired", "skipped", "cancelled")
 CANCEL_REASON = "cancelled by operator"
 
 
 def cancel(config: Config, args: argparse.Namespace) -> int:
     job = JOBS_BY_NAME[args.job]
-    with database(config) as db:
-        ensure_schema(db)  # a campaign may be cancelled before the daemon ever ran
-        with db.transaction() as tx:
-            exists = load_campaign(tx, job, args.campaign_id) is not None
-            if exists:
-                tx.execute(Q.ensure_run, {"job": job.name, "campaign_id": args.campaign_id})
-            run = _lock_run(tx, job, args.campaign_id)
+    with database(config) as store:
+        store.ensure_schema()  # a campaign may be cancelled before the daemon ever ran
+        with store.transaction() as tx:
+            if tx.campaign(job.name, args.campaign_id) is not None:
+                tx.ensure_run(job.name, args.campaign_id)
+            run = tx.run_of_campaign(job.name, args.campaign_id, lock=True)
             if run is None:
                 raise no_such_campaign(job, args.campaign_id)
             message = _cancel(tx, job, args.campaign_id, run)
@@ -42,81 +37,70 @@ def cancel(config: Config, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cancel(tx: Transaction, job: Job, campaign_id: int, run: Dict[str, Any]) -> str:
+def _cancel(tx: StoreTransaction, job: Job, campaign_id: int, run: Run) -> str:
     name = job.describe(campaign_id)
-    if run["state"] == "done":
+    if run.state == RunState.DONE:
         raise CommandError("%s was already sent (%s recipients, finished %s): nothing to "
-                           "cancel" % (name, number(run["written"]),
-                                       timestamp(run["finished_at"])))
-    if run["state"] == "cancelled":
+                           "cancel" % (name, number(run.written), timestamp(run.finished_at)))
+    if run.state == RunState.CANCELLED:
         return "%s was already cancelled (%s): %s rows had been written" % (
-            name, timestamp(run["finished_at"]), number(run["written"]))
-    tx.execute(Q.cancel_run, {"run_id": run["id"], "reason": CANCEL_REASON})
-    if run["state"] == "pending":
+            name, timestamp(run.finished_at), number(run.written))
+    tx.cancel_run(run.id, CANCEL_REASON)
+    if run.state == RunState.PENDING:
         return "cancelled %s before it started: it will not be sent" % name
-    kept = "%s of %s rows had been written; they stay" % (number(run["written"]),
-                                                            number(run["recipients"]))
-    if run["state"] == "running":
+    kept = "%s of %s rows had been written; they stay" % (number(run.written),
+                                                            number(run.recipients))
+    if run.state == RunState.RUNNING:
         return ("cancelled %s: %s. The daemon stops before its next chunk; the campaign "
                 "is not marked sent." % (name, kept))
-    return "cancelled %s (it was %s): %s" % (name, run["state"], kept)
+    return "cancelled %s (it was %s): %s" % (name, run.state, kept)
 
 
 def retry(config: Config, args: argparse.Namespace) -> int:
     job = JOBS_BY_NAME[args.job]
-    with database(config) as db, db.transaction() as tx:
-        exists = load_campaign(tx, job, args.campaign_id) is not None
-        run = _lock_run(tx, job, args.campaign_id)
+    with database(config) as store, store.transaction() as tx:
+        exists = tx.campaign(job.name, args.campaign_id) is not None
+        run = tx.run_of_campaign(job.name, args.campaign_id, lock=True)
         if not exists and run is None:
             raise no_such_campaign(job, args.campaign_id)
         lines = [_retry(tx, job, args.campaign_id, run)]
-        if run["state"] in RETRYABLE:
+        if run is not None and run.state in RETRYABLE:
             lines.append(_when_picked_up(tx, job, args.campaign_id, config))
     print("\n".join(lines))  # once committed
     return EXIT_OK
 
 
-def _retry(tx: Transaction, job: Job, campaign_id: int, run: Optional[Dict[str, Any]]
-           ) -> str:
+def _retry(tx: StoreTransaction, job: Job, campaign_id: int, run: Optional[Run]) -> str:
     name = job.describe(campaign_id)
     if run is None:
         raise CommandError("%s has no run yet (the daemon has not looked at it): nothing "
                            "to retry" % name)
-    state = run["state"]
-    if state == "retry":
+    state = run.state
+    if state == RunState.RETRY:
         return "%s is already waiting for its retry" % name
-    if state == "running":
+    if state == RunState.RUNNING:
         raise CommandError("%s is running (%s of %s rows written): nothing to retry"
-                           % (name, number(run["written"]), number(run["recipients"])))
-    if state == "done":
+                           % (name, number(run.written), number(run.recipients)))
+    if state == RunState.DONE:
         raise CommandError("%s was already sent (%s recipients, finished %s): a retry "
-                           "would send it twice" % (name, number(run["written"]),
-                                                    timestamp(run["finished_at"])))
+                           "would send it twice" % (name, number(run.written),
+                                                    timestamp(run.finished_at)))
     if state not in RETRYABLE:
         raise CommandError("%s is %s: only a failed, expired, skipped or cancelled "
                            "campaign can be retried" % (name, state))
-    tx.execute(Q.request_retry, {"run_id": run["id"]})
-    start = "after the %s rows already written" % number(run["written"]) \
-        if run["written"] else "from the beginning"
+    tx.request_retry(run.id)
+    start = "after the %s rows already written" % number(run.written) \
+        if run.written else "from the beginning"
     return "retry requested for %s (it was %s: %s); it goes on %s" % (
-        name, state, run["last_error"] or "no reason recorded", start)
+        name, state, run.last_error or "no reason recorded", start)
 
 
-def _when_picked_up(tx: Transaction, job: Job, campaign_id: int, config: Config) -> str:
+def _when_picked_up(tx: StoreTransaction, job: Job, campaign_id: int, config: Config) -> str:
     """The due query, run in the retry's own transaction, says whether the next poll
     takes the campaign (its legacy row must still be due)."""
-    due = tx.all(job.due_query, {"ahead": config.push_ahead_seconds})
-    if any(row["id"] == campaign_id for row in due):
+    due = tx.due_campaigns(job.name, config.push_ahead_seconds)
+    if any(each.campaign.id == campaign_id for each in due):
         return "the daemon takes it at its next poll (every %g s)" % config.poll_interval
     return ("its legacy row is not due now (see `main.py preview %s %d`): the daemon "
             "takes it once it is" % (job.name, campaign_id))
 
-
-def _lock_run(tx: Transaction, job: Job, campaign_id: int) -> Optional[Dict[str, Any]]:
-    """The campaign's run row, locked; None when there is none (or no table yet)."""
-    try:
-        return tx.one(Q.lock_run_for_operator, {"job": job.name, "campaign_id": campaign_id})
-    except pymysql.err.ProgrammingError as error:
-        if is_missing_table(error):
-            return None
-        raise

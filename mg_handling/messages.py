@@ -9,7 +9,7 @@ import html
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from mg_handling.errors import CampaignError
 
@@ -135,7 +135,7 @@ def not_null(field: str, value: Any) -> Any:
     return value
 
 
-def in_app_message(row: Dict[str, Any], kind: str, campaign_key: str,
+def in_app_message(row: Mapping[str, Any], kind: str, campaign_key: str,
                    image: str) -> "tuple[int, str]":
     """(messagetype, content) of an in-app message: json_data when set, else built
     from the campaign's columns."""

@@ -1,13 +1,12 @@
 """资讯推送: news pushes from sns_qa_push_setting to message_queue (messagetype 230)."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping
 
-from mg_handling.engine import Job
+from mg_handling.job import Job
 from mg_handling.errors import CampaignError
 from mg_handling.messages import (MESSAGE_QUEUE, Delivery, envelope, parse_json,
                                   queue_title, text_or_empty)
-from mg_handling.queries import Q
 
 NEWS_MESSAGE_TYPE = 230
 
@@ -16,6 +15,7 @@ def news_params(text: str) -> Dict[str, Any]:
     """The params of a news message from any accepted content shape: the full
     message, {"data": [...]} or a bare list. Every item keeps its keys and order."""
     data = parse_json("content", text)
+    params: Any
     if isinstance(data, list):
         params = {"data": data}
     elif isinstance(data, dict) and ("params" in data or "messagetype" in data):
@@ -54,10 +54,8 @@ class NewsJob(Job):
     label = "资讯推送"
     table = "sns_qa_push_setting"
     send_time_field = "push_time"
-    due_query = Q.due_news
-    mark_sent_query = Q.mark_sent_news
 
-    def delivery(self, row: Dict[str, Any]) -> Delivery:
+    def delivery(self, row: Mapping[str, Any]) -> Delivery:
         params = news_params(row["content"])
         return Delivery(target=MESSAGE_QUEUE, audience="users",
                         message_type=NEWS_MESSAGE_TYPE,

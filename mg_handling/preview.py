@@ -9,28 +9,28 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-import pymysql
-
-from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, Clock, database, duration,
-                                  is_missing_table, load_campaign, load_run, no_such_campaign,
-                                  number, read_clock, table, timestamp)
-from mg_handling.engine import RETRY, SETTLED, Job, Plan, Settle, Settings, decide, fingerprint
+from mg_handling.commands import (EXIT_OK, database, duration, load_campaign, number, table,
+                                  timestamp)
+from mg_handling.decision import Plan, Settings, Settle, decide
+from mg_handling.job import Job
+from mg_handling.jobs import JOBS_BY_NAME
 from mg_handling.messages import MESSAGE_QUEUE
 from mg_handling.queries import Q
+from mg_handling.states import SETTLED, RunState
+from mg_handling.store import Clock, Run, StoreTransaction
 from mg_handling.targeting import (AUDIENCE_SELECTS, DIMENSIONS, NARROW_SELECTS, Targeting,
                                    choose_plan)
 from util.config import Config
-from util.db import Transaction
+from util.db import MissingTable, Transaction
 
 SAMPLE_SIZE = 10
 MAX_CODES = 256  # per dimension, in the breakdown (campaign_code_rows)
 # The audience SELECTs of queries.sql, counted or sampled instead of frozen.
 COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
 SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
-KNOWN_CODES = {"region": (Q.known_region_codes, "province_city_code"),
-               "industry": (Q.known_industry_codes, "industry_category")}
+CODE_TABLES = {"region": "province_city_code", "industry": "industry_category"}
 # The legacy columns that decide, besides the send time, whether a campaign is due.
 DUE_FLAGS = {"news": ("status",), "promotion": ("status",),
              "activity": ("isnotify", "push_state", "state", "offlinetime")}
@@ -41,7 +41,7 @@ AUDIENCE_NAMES = {"users": "registered users", "emails": "email addresses",
 
 def run(config: Config, args: argparse.Namespace) -> int:
     job = JOBS_BY_NAME[args.job]
-    with database(config) as db, db.transaction() as tx:
+    with database(config) as store, store.transaction() as tx:
         report = build(tx, job, args.campaign_id, Settings.from_config(config))
     print("\n".join(render(report)))
     return EXIT_OK
@@ -49,20 +49,20 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- the facts
 
-def build(tx: Transaction, job: Job, campaign_id: int, settings: Settings) -> Dict[str, Any]:
+def build(tx: StoreTransaction, job: Job, campaign_id: int, settings: Settings
+          ) -> Dict[str, Any]:
     """Everything the preview shows, read in one transaction that writes nothing."""
-    row = load_campaign(tx, job, campaign_id)
-    if row is None:
-        raise no_such_campaign(job, campaign_id)
-    run = load_run(tx, job, campaign_id)
-    decision = decide(job, row, settings, retry=bool(run and run["state"] == RETRY))
+    campaign = load_campaign(tx, job, campaign_id)
+    run = tx.run_of_campaign(job.name, campaign_id)
+    decision = decide(job, campaign, settings,
+                      retry=bool(run and run.state == RunState.RETRY))
     # An expired campaign still has an audience: the one a `retry` would send to.
-    plan = decision if isinstance(decision, Plan) else None
-    if isinstance(decision, Settle) and decision.state == "expired":
-        plan = decide(job, row, settings, retry=True)
-    report = {"job": job, "row": row, "run": run, "settings": settings, "decision": decision,
-              "plan": plan, "clock": read_clock(tx), "due": _is_due(tx, job, campaign_id,
-                                                                   settings)}
+    plan: Union[Plan, Settle, None] = decision if isinstance(decision, Plan) else None
+    if isinstance(decision, Settle) and decision.state == RunState.EXPIRED:
+        plan = decide(job, campaign, settings, retry=True)
+    report = {"job": job, "campaign": campaign, "row": campaign.columns, "run": run,
+              "settings": settings, "decision": decision, "plan": plan, "clock": tx.clock(),
+              "due": _is_due(tx, job, campaign_id, settings)}
     if isinstance(plan, Plan):
         started = time.monotonic()
         report["audience"] = _audience(tx, plan)
@@ -70,22 +70,23 @@ def build(tx: Transaction, job: Job, campaign_id: int, settings: Settings) -> Di
     return report
 
 
-def _is_due(tx: Transaction, job: Job, campaign_id: int, settings: Settings
+def _is_due(tx: StoreTransaction, job: Job, campaign_id: int, settings: Settings
             ) -> Optional[bool]:
     """Whether the job's own due query returns the campaign now (None: the
     daemon never ran here, so its tables are missing)."""
     try:
-        rows = tx.all(job.due_query, {"ahead": settings.push_ahead_seconds})
-    except pymysql.err.ProgrammingError as error:
-        if is_missing_table(error):
-            return None
-        raise
-    return any(row["id"] == campaign_id for row in rows)
+        due = tx.due_campaigns(job.name, settings.push_ahead_seconds)
+    except MissingTable as missing:
+        if not missing.table.startswith("mh_"):
+            raise
+        return None
+    return any(each.campaign.id == campaign_id for each in due)
 
 
-def _audience(tx: Transaction, plan: Plan) -> Dict[str, Any]:
+def _audience(store_tx: StoreTransaction, plan: Plan) -> Dict[str, Any]:
     """The audience's size, its accounts per code and a sample, in few statements
     whatever the number of codes (the breakdown also counts the accounts)."""
+    tx = store_tx.statements
     kind, targeting = plan.delivery.audience, plan.targeting
     params = targeting.query_params(tx)
     narrow = choose_plan(tx, params) == "narrow"  # the plan the send would use
@@ -97,8 +98,8 @@ def _audience(tx: Transaction, plan: Plan) -> Dict[str, Any]:
               for row in tx.all(breakdown, dict(params, **lists))}
     accounts = counts.get(("all", ""), 0)
     audience = {"kind": kind, "plan": "narrow" if narrow else "scan", "accounts": accounts,
-                "codes": _per_code(tx, targeting, counts),
-                "sample": _sample(tx, selects["users"], params)}
+                "codes": _per_code(store_tx, targeting, counts),
+                "sample": _sample(store_tx, selects["users"], params)}
     if kind == "users":
         audience["total"] = accounts  # the breakdown ran the same SELECT
         return audience
@@ -108,11 +109,11 @@ def _audience(tx: Transaction, plan: Plan) -> Dict[str, Any]:
 
 
 def _count(tx: Transaction, sql: str, params: Dict[str, Any]) -> int:
-    return int(next(iter(tx.one(sql, params).values())))
+    return int(next(iter(tx.row(sql, params).values())))
 
 
-def _per_code(tx: Transaction, targeting: Targeting, counts: Dict[Tuple[str, str], int]
-              ) -> List[Tuple[str, str, str, int]]:
+def _per_code(tx: StoreTransaction, targeting: Targeting, counts: Dict[Tuple[str, str], int]
+              ) -> List[Tuple[str, str, str, Optional[int]]]:
     """(dimension, code, what the code tables know it as, accounts) for every code."""
     rows = []
     found = {(dimension, code.lower()): n for (dimension, code), n in counts.items()}
@@ -125,27 +126,26 @@ def _per_code(tx: Transaction, targeting: Targeting, counts: Dict[Tuple[str, str
     return rows
 
 
-def _known_codes(tx: Transaction, dimension: str, codes: Tuple[str, ...]) -> Dict[str, str]:
+def _known_codes(tx: StoreTransaction, dimension: str, codes: Tuple[str, ...]
+                 ) -> Dict[str, str]:
     """code (lower case: the tables compare case-insensitively) -> its kind;
     "?" marks a code that no code table holds, "-" a dimension without one."""
-    if dimension not in KNOWN_CODES:
+    if dimension not in CODE_TABLES:
         return {code.lower(): "-" for code in codes}
-    sql, code_table = KNOWN_CODES[dimension]
-    known = {row["code"].lower(): row["kind"] for row in tx.all(sql, {"codes": codes})}
+    code_table = CODE_TABLES[dimension]
+    known = tx.known_codes(dimension, codes)
     return {code.lower(): known.get(code.lower(), "? in no %s row" % code_table)
             for code in codes}
 
 
-def _sample(tx: Transaction, users_select: str, params: Dict[str, Any]
+def _sample(tx: StoreTransaction, users_select: str, params: Dict[str, Any]
             ) -> List[Dict[str, Any]]:
     """The first matching accounts the server finds (LIMIT without ORDER BY stops
     early), with their addresses: what they are looks the same for every kind."""
     sql = SAMPLE.format(select=users_select)
-    user_ids = [row["recipient"] for row in tx.all(sql, dict(params, limit=SAMPLE_SIZE))]
-    if not user_ids:
-        return []
-    users = {row["user_id"]: row for row in tx.all(Q.describe_users, {"user_ids": user_ids})}
-    return [users[user_id] for user_id in user_ids]
+    user_ids = [row["recipient"]
+                for row in tx.statements.all(sql, dict(params, limit=SAMPLE_SIZE))]
+    return tx.describe_users(user_ids)
 
 
 # ---------------------------------------------------------------- the text
@@ -196,41 +196,47 @@ def _due_text(report: Dict[str, Any], due_at: int) -> str:
     return "no: %s (see README, \"When a campaign is due\")" % flags
 
 
-def _record_text(run: Optional[Dict[str, Any]]) -> str:
+def _record_text(run: Optional[Run]) -> str:
     if run is None:
         return "none: the daemon has not looked at this campaign yet"
     text = "%s, %s of %s rows written, %d attempt(s), updated %s" % (
-        run["state"], number(run["written"]), number(run["recipients"]), run["attempts"],
-        timestamp(run["updated_at"]))
-    if run["last_error"]:
-        text += "\n          last error: %s" % run["last_error"]
+        run.state, number(run.written), number(run.recipients), run.attempts,
+        timestamp(run.updated_at))
+    if run.last_error:
+        text += "\n          last error: %s" % run.last_error
     return text
 
 
 def verdict(report: Dict[str, Any]) -> str:
     """What the daemon does with the campaign, in one sentence."""
     run, decision = report["run"], report["decision"]
-    state = run["state"] if run else None
-    if state == "done":
+    if run is None:
+        return _verdict_of_decision(report, None)
+    if run.state == RunState.DONE:
         return "already sent (%s recipients, finished %s): never sent again" % (
-            number(run["written"]), timestamp(run["finished_at"]))
-    if state == "cancelled":
+            number(run.written), timestamp(run.finished_at))
+    if run.state == RunState.CANCELLED:
         return ("cancelled (%s of %s rows written): never sent unless `main.py retry %s %d`"
-                % (number(run["written"]), number(run["recipients"]), report["job"].name,
-                   report["row"]["id"]))
-    if state == "running":
-        return "being sent: %s of %s rows written" % (number(run["written"]),
-                                                      number(run["recipients"]))
-    if state in SETTLED and run["fingerprint"] == fingerprint(report["row"]):
+                % (number(run.written), number(run.recipients), report["job"].name,
+                   run.campaign_id))
+    if run.state == RunState.RUNNING:
+        return "being sent: %s of %s rows written" % (number(run.written),
+                                                      number(run.recipients))
+    if run.state in SETTLED and run.fingerprint == report["campaign"].fingerprint():
         return ("%s and not looked at again until its row changes or `main.py retry`"
-                % state)
+                % run.state)
+    return _verdict_of_decision(report, run.state)
+
+
+def _verdict_of_decision(report: Dict[str, Any], state: Optional[RunState]) -> str:
+    decision = report["decision"]
     if isinstance(decision, Settle):
         text = "would be %s, not sent: %s" % (decision.state, decision.reason)
         if "audience" in report:  # expired: `retry` overrides max_lateness_seconds
             text += "; after `main.py retry` it goes to %s recipients" % number(
                 report["audience"]["total"])
         return text
-    prefix = "retry requested: " if state == RETRY else ""
+    prefix = "retry requested: " if state == RunState.RETRY else ""
     if "audience" in report:
         total = report["audience"]["total"]
         return "%swould be sent to %s recipient%s" % (prefix, number(total),

@@ -2,14 +2,13 @@
 email and SMS to message_promotion (one row per distinct address)."""
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Mapping
 
-from mg_handling.engine import Job
+from mg_handling.job import Job
 from mg_handling.errors import CampaignError
 from mg_handling.messages import (MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery,
                                   fits_text_column, in_app_message, queue_title,
                                   required_text, sms_text, text_or_empty)
-from mg_handling.queries import Q
 
 IN_APP, EMAIL, SMS = 1, 2, 3
 TARGETED_USERS, ALL_USERS = 1, 2
@@ -20,10 +19,8 @@ class PromotionJob(Job):
     label = "用户推广"
     table = "sys_user_promotion"
     send_time_field = "push_time"
-    due_query = Q.due_promotion
-    mark_sent_query = Q.mark_sent_promotion
 
-    def delivery(self, row: Dict[str, Any]) -> Delivery:
+    def delivery(self, row: Mapping[str, Any]) -> Delivery:
         kind, scope = row["type"], row["isalluser"]
         if kind not in (IN_APP, EMAIL, SMS):
             raise CampaignError("type", "unknown promotion type %r (1 in-app, 2 email, "

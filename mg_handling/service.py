@@ -8,50 +8,41 @@ import threading
 import time
 from typing import List, Optional, Tuple
 
-from mg_handling.activity import ActivityJob
-from mg_handling.engine import FanOut, Settings
-from mg_handling.news import NewsJob
-from mg_handling.promotion import PromotionJob
-from mg_handling.queries import read_sql
+from mg_handling.decision import Settings
+from mg_handling.engine import FanOut
+from mg_handling.jobs import JOBS
+from mg_handling.lock import InstanceLock, LockBusy, LockLost
+from mg_handling.store import Store
 from mg_handling.worker import Backoff, run_job
 from util.config import Config
-from util.db import (ACCESS_DENIED, Database, DatabaseError, DatabaseUnavailable, Outage,
-                     run_script)
-from util.lock import InstanceLock, LockBusy, LockLost
+from util.db import ACCESS_DENIED, DatabaseError, DatabaseUnavailable, Outage
 
 logger = logging.getLogger(__name__)
 
-JOBS = (NewsJob(), PromotionJob(), ActivityJob())
 EXIT_OK, EXIT_CAMPAIGN_FAILED, EXIT_ERROR = 0, 1, 2
 SHUTDOWN_GRACE_SECONDS = 5
 
 
-def ensure_schema(db: Database) -> None:
-    """The daemon's own tables, created if missing (never the legacy ones)."""
-    with db.transaction() as tx:
-        run_script(tx, read_sql("daemon_schema.sql"))
-
-
 def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None
-          ) -> Tuple[Database, FanOut]:
+          ) -> Tuple[Store, FanOut]:
     """Pool, schema, lock: raises DatabaseError or LockBusy."""
-    db = Database(config.db, max_connections=len(JOBS) + 2, outage=outage)
+    store = Store(config.db, max_connections=len(JOBS) + 2, outage=outage)
     try:
-        ensure_schema(db)
-        lock = InstanceLock(config.db, db.outage)
+        store.ensure_schema()
+        lock = InstanceLock(config.db, store.outage)
         lock.acquire()
     except BaseException:
-        db.close()
+        store.close()
         raise
     settings = Settings.from_config(config)
     logger.info("message_handling started (pid %d) on [%s] %s, jobs: %s", os.getpid(),
                 config.env, config.db.describe(), ", ".join(job.name for job in JOBS))
-    return db, FanOut(db, lock, settings, stop)
+    return store, FanOut(store, lock, settings, stop)
 
 
-def stop_all(db: Database, fanout: FanOut) -> None:
+def stop_all(store: Store, fanout: FanOut) -> None:
     fanout.lock.release()
-    db.close()
+    store.close()
 
 
 def fail(message: str) -> int:
@@ -64,7 +55,7 @@ def fail(message: str) -> int:
 def run_once(config: Config, stop: threading.Event) -> int:
     """One poll of every job: 0 all written, 1 a campaign failed, 2 an error."""
     try:
-        db, fanout = start(config, stop)
+        store, fanout = start(config, stop)
     except (DatabaseError, LockBusy) as error:
         return fail("%s (%s)" % (error, config.db.describe()))
     failed: List[int] = []
@@ -75,12 +66,12 @@ def run_once(config: Config, stop: threading.Event) -> int:
     except (DatabaseError, LockLost) as error:
         return fail("%s (%s)" % (error, config.db.describe()))
     finally:
-        stop_all(db, fanout)
+        stop_all(store, fanout)
     return EXIT_CAMPAIGN_FAILED if failed else EXIT_OK
 
 
 def _start_when_reachable(config: Config, stop: threading.Event
-                          ) -> Optional[Tuple[Database, FanOut]]:
+                          ) -> Optional[Tuple[Store, FanOut]]:
     """Long-running mode waits for the database instead of exiting. One outage
     spans the tries, so it is reported once, and its end once."""
     backoff, outage = Backoff(), Outage()
@@ -104,7 +95,7 @@ def run_forever(config: Config, stop: threading.Event) -> int:
         return fail("%s (%s)" % (error, config.db.describe()))
     if started is None:
         return EXIT_OK
-    db, fanout = started
+    store, fanout = started
     # Daemon threads: a transaction still running after the grace period (a huge
     # audience being frozen) is abandoned, and the server rolls it back.
     threads = [threading.Thread(target=run_job, name=job.name, daemon=True,
@@ -128,6 +119,6 @@ def run_forever(config: Config, stop: threading.Event) -> int:
         logger.warning("%s still in a transaction after %d s: abandoned, the server rolls "
                        "it back and the next start does it again", ", ".join(busy),
                        SHUTDOWN_GRACE_SECONDS)
-    stop_all(db, fanout)
+    stop_all(store, fanout)
     logger.info("message_handling stopped")
     return EXIT_OK

@@ -14,30 +14,31 @@ import argparse
 import json
 from typing import Any, Dict, List, Optional, Tuple
 
-from mg_handling.commands import (EXIT_ERROR, EXIT_OK, JOBS_BY_NAME, Clock, CommandError,
-                                  cut, database, duration, load_campaign, number, read_clock,
-                                  table, timestamp)
-from mg_handling.engine import Job, Settle, Settings, decide
+from dataclasses import asdict
+
+from mg_handling.commands import (EXIT_ERROR, EXIT_OK, CommandError, cut, database, duration,
+                                  number, table, timestamp)
+from mg_handling.decision import Settings, Settle, decide
 from mg_handling.errors import CampaignError
+from mg_handling.job import Job
 from mg_handling.messages import Delivery
-from mg_handling.queries import Q
-from mg_handling.service import JOBS
+from mg_handling.jobs import JOBS, JOBS_BY_NAME
+from mg_handling.lock import lock_name
+from mg_handling.states import SETTLED, RunState, sql_values
+from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
 from util.config import Config
-from util.db import Transaction
-from util.lock import lock_name
 
 OVERDUE_SECONDS = 300
 STUCK_SECONDS = 300
-UNSENT_STATES = ("failed", "skipped", "expired")
+UNSENT_STATES = sql_values(SETTLED)
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 TITLE_WIDTH = 24
-TABLES = {job.name: job.table for job in JOBS}
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
     try:
-        with database(config) as db, db.transaction() as tx:
+        with database(config) as store, store.transaction() as tx:
             report = collect(tx, config, args.hours)
     except CommandError as error:
         if not args.check:
@@ -55,12 +56,12 @@ def run(config: Config, args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- the facts
 
-def collect(tx: Transaction, config: Config, hours: int) -> Dict[str, Any]:
-    clock = read_clock(tx)
+def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
+    clock = tx.clock()
     settings = Settings.from_config(config)
     instance = _instance(tx, lock_name(config.db.database))
-    runs = {(run["job"], run["campaign_id"]): run
-            for run in tx.all(Q.status_runs, {"hours": hours})}
+    runs = {(report.run.job, report.run.campaign_id): _run_facts(report)
+            for report in tx.runs_for_status(hours)}
     campaigns = _waiting(tx, clock, settings, runs, hours)
     shown = [run for run in runs.values() if _worth_showing(run)]
     _add_titles(tx, shown)
@@ -71,45 +72,54 @@ def collect(tx: Transaction, config: Config, hours: int) -> Dict[str, Any]:
     return report
 
 
-def _instance(tx: Transaction, name: str) -> Dict[str, Any]:
+def _instance(tx: StoreTransaction, name: str) -> Dict[str, Any]:
     """Who holds the lock now; when nobody does, the last instance that did
     (`held` false); pid, host and since are None when the holder is unknown."""
-    holder = tx.one(Q.lock_holder, {"lock_name": name})["connection_id"]
-    record = tx.one(Q.instance_of_lock, {"lock_name": name}) or {}
-    if holder is not None and record.get("connection_id") != holder:
-        record = {}
+    holder = tx.lock_holder(name)
+    record = tx.instance_record(name)
+    if record is not None and holder is not None and record.connection_id != holder:
+        record = None
     return {"lock_name": name, "held": holder is not None, "connection_id": holder,
-            "pid": record.get("pid"), "host": record.get("host"),
-            "since": record.get("started_at")}
+            "pid": record.pid if record else None, "host": record.host if record else None,
+            "since": record.started_at if record else None}
 
 
-def _waiting(tx: Transaction, clock: Clock, settings: Settings,
+def _run_facts(report: RunReport) -> Dict[str, Any]:
+    """A run as the report's plain values (the entries are printed as JSON too)."""
+    facts = asdict(report.run)
+    facts.update(state=report.run.state.value, running_seconds=report.running_seconds,
+                 duration_seconds=report.duration_seconds, idle_seconds=report.idle_seconds,
+                 recent=report.recent)
+    return facts
+
+
+def _waiting(tx: StoreTransaction, clock: Clock, settings: Settings,
              runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int) -> List[Dict[str, Any]]:
     """The campaigns the due queries return within the window: the ones not
     started yet become entries; the runs of the others are marked unsent."""
     ahead = max(hours * 3600, settings.push_ahead_seconds)
     entries = []
     for job in JOBS:
-        for row in tx.all(job.due_query, {"ahead": ahead}):
-            run = runs.get((job.name, row["id"]))
+        for due in tx.due_campaigns(job.name, ahead):
+            run = runs.get((job.name, due.campaign.id))
             if run is not None:
                 run["unsent"] = True
-                if run["state"] == "retry":
-                    run["title"] = _title(job, row)
+                if run["state"] == RunState.RETRY:
+                    run["title"] = _title(job, due.campaign)
                 continue
-            entries.append(_due_entry(job, row, clock, settings))
+            entries.append(_due_entry(job, due.campaign, clock, settings))
     return entries
 
 
-def _due_entry(job: Job, row: Dict[str, Any], clock: Clock, settings: Settings
+def _due_entry(job: Job, campaign: Campaign, clock: Clock, settings: Settings
                ) -> Dict[str, Any]:
-    send_time = row[job.send_time_field]
+    send_time = campaign.columns[job.send_time_field]
     due_at = send_time - settings.push_ahead_seconds
     late = clock.unix_now - due_at
-    decision = decide(job, row, settings)
-    return {"job": job.name, "campaign_id": row["id"], "table": job.table,
+    decision = decide(job, campaign, settings)
+    return {"job": job.name, "campaign_id": campaign.id, "table": job.table,
             "state": "due" if late >= 0 else "scheduled",
-            "title": _title(job, row),
+            "title": _title(job, campaign),
             "send_time": clock.at(send_time), "due_at": clock.at(due_at),
             "waiting_seconds": max(late, 0),
             "note": "would be %s: %s" % (decision.state, decision.reason)
@@ -117,34 +127,34 @@ def _due_entry(job: Job, row: Dict[str, Any], clock: Clock, settings: Settings
             "problem": "overdue" if late > OVERDUE_SECONDS else None}
 
 
-def _title(job: Job, row: Dict[str, Any]) -> str:
+def _title(job: Job, campaign: Campaign) -> str:
     """The title its rows get, when the campaign's message can be built."""
     try:
-        return job.delivery(row).title
+        return job.delivery(campaign.columns).title
     except CampaignError:
         return ""
 
 
 def _worth_showing(run: Dict[str, Any]) -> bool:
-    return run["state"] in ("running", "retry") or bool(run["recent"]) \
+    return run["state"] in (RunState.RUNNING, RunState.RETRY) or bool(run["recent"]) \
         or bool(run.get("unsent"))
 
 
 def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
     state = run["state"]
-    entry = {"job": run["job"], "campaign_id": run["campaign_id"], "table": TABLES.get(
-        run["job"], ""), "state": state, "title": run["title"],
+    entry = {"job": run["job"], "campaign_id": run["campaign_id"],
+             "table": JOBS_BY_NAME[run["job"]].table if run["job"] in JOBS_BY_NAME else "", "state": state, "title": run["title"],
         "recipients": run["recipients"], "written": run["written"],
         "attempts": run["attempts"], "last_error": run["last_error"],
         "started_at": run["started_at"], "finished_at": run["finished_at"],
         "updated_at": run["updated_at"], "idle_seconds": run["idle_seconds"],
         "duration_seconds": run["duration_seconds"], "problem": _problem(run)}
-    if state == "running":
+    if state == RunState.RUNNING:
         entry.update(_progress(run))
     return entry
 
 
-def _add_titles(tx: Transaction, runs: List[Dict[str, Any]]) -> None:
+def _add_titles(tx: StoreTransaction, runs: List[Dict[str, Any]]) -> None:
     """A run's title: from its message once started, else from its campaign row."""
     for run in runs:
         if run.get("title"):
@@ -153,8 +163,8 @@ def _add_titles(tx: Transaction, runs: List[Dict[str, Any]]) -> None:
             run["title"] = Delivery.from_json(run["message"]).title
             continue
         job = JOBS_BY_NAME.get(run["job"])
-        row = load_campaign(tx, job, run["campaign_id"]) if job else None
-        run["title"] = _title(job, row) if row else ""
+        campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        run["title"] = _title(job, campaign) if job and campaign else ""
 
 
 def _progress(run: Dict[str, Any]) -> Dict[str, Any]:
@@ -167,9 +177,9 @@ def _progress(run: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def _problem(run: Dict[str, Any]) -> Optional[str]:
-    if run["state"] == "running" and (run["idle_seconds"] or 0) > STUCK_SECONDS:
+    if run["state"] == RunState.RUNNING and (run["idle_seconds"] or 0) > STUCK_SECONDS:
         return "stuck"
-    if run["state"] == "retry" and run.get("unsent") \
+    if run["state"] == RunState.RETRY and run.get("unsent") \
             and (run["idle_seconds"] or 0) > OVERDUE_SECONDS:
         return "overdue"
     if run["state"] in UNSENT_STATES and run.get("unsent"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from mg_handling.errors import CampaignError
 from mg_handling.queries import Q
@@ -63,7 +63,7 @@ class Targeting:
     func: Tuple[str, ...]
 
     @classmethod
-    def from_row(cls, row: Dict[str, Any]) -> "Targeting":
+    def from_row(cls, row: Mapping[str, Any]) -> "Targeting":
         return cls(*(parse_codes(field, row[field]) for field in DIMENSIONS))
 
     def empty_dimensions(self) -> Tuple[str, ...]:

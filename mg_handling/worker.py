@@ -5,9 +5,11 @@ import logging
 import threading
 import time
 
-from mg_handling.engine import FanOut, Job, PollResult
+from mg_handling.engine import FanOut, PollResult
+from mg_handling.job import Job
+from mg_handling.lock import LockLost
+from mg_handling.states import RunState
 from util.db import DatabaseUnavailable, TransientError
-from util.lock import LockLost
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
             continue
         try:
             result = fanout.poll(job)
-            prune = prune or bool(result.outcomes.get("done"))
+            prune = prune or bool(result.outcomes.get(RunState.DONE))
             if prune:
                 fanout.prune_leftover_audiences(job)
                 prune = False

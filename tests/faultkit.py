@@ -22,7 +22,7 @@ import pymysql
 from conftest import LegacyDB, TEST_DB_PREFIX, read_log, write_config
 from mg_handling.queries import read_sql
 from util.db import split_statements
-from util.lock import lock_name
+from mg_handling.lock import lock_name
 
 FULL = os.environ.get("MH_FAULTS", "").strip().lower() == "full"
 FULL_ONLY = dict(condition=not FULL, reason="full fault run only: MH_FAULTS=full")

@@ -125,8 +125,9 @@ def test_per_code_counts_agree_with_the_audience_narrowed_to_each_code(db, confi
     db.add_carded_user(city="C1", industry="I11", func="F1", status="inactive")
     news = db.add_news(region="P1,C3,P2,C1", industry="I1,I12,I2", func="F1,F2,F3,F10,F7")
 
-    from mg_handling.commands import JOBS_BY_NAME, database
-    from mg_handling.engine import Settings
+    from mg_handling.commands import database
+    from mg_handling.jobs import JOBS_BY_NAME
+    from mg_handling.decision import Settings
     from mg_handling.preview import COUNT, build
     from mg_handling.targeting import AUDIENCE_SELECTS, DIMENSIONS
     from util.config import load_config
@@ -139,9 +140,9 @@ def test_per_code_counts_agree_with_the_audience_narrowed_to_each_code(db, confi
         for dimension in DIMENSIONS:
             for code in getattr(targeting, dimension):
                 narrowed = dataclasses.replace(targeting, **{dimension: (code,)})
-                expected.append((dimension, code, tx.one(
+                expected.append((dimension, code, tx.statements.row(
                     COUNT.format(select=AUDIENCE_SELECTS["users"]),
-                    narrowed.query_params(tx))["recipients"]))
+                    narrowed.query_params(tx.statements))["recipients"]))
     assert report["audience"]["plan"] == plan
     assert report["audience"]["total"] == 4
     assert [(dim, code, n) for dim, code, _, n in report["audience"]["codes"]] == expected

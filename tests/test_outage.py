@@ -6,7 +6,7 @@ import time
 from conftest import connect, read_log, write_config
 from test_process import (add_matching_users, assert_exactly_once, start_daemon, state,
                           wait_for, written)
-from util.lock import lock_name
+from mg_handling.lock import lock_name
 
 
 def daemon_connections(db) -> list:

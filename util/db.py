@@ -5,12 +5,15 @@ explicitly with `begin()`. That matters: DBUtils' SteadyDB silently reconnects
 and re-runs a statement that failed with a connection error unless the
 connection is inside such a transaction, and a re-run INSERT ... SELECT would
 double its rows. Driver errors are translated here into three kinds the rest
-of the daemon understands: the database is unreachable (wait and retry), a
-transient conflict (retry), and a query the server refused (a data error).
+of the daemon understands, statement by statement (the caller sees the error of the
+statement that failed, not of the block that ran it): the database is
+unreachable (wait and retry), a transient conflict (retry), a missing table
+(named), and a query the server refused (a data error).
 """
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence
@@ -55,6 +58,8 @@ TRANSIENT_ERRORS = {
     3024,  # max_execution_time exceeded (MySQL)
 }
 ACCESS_DENIED = 1045
+NO_SUCH_TABLE = 1146
+_MISSING_TABLE_NAME = re.compile(r"Table '(?:[^'.]*\.)?([^']*)' doesn't exist")
 
 
 class DatabaseError(Exception):
@@ -77,6 +82,14 @@ class QueryError(DatabaseError):
     """The server refused a statement (bad data, bad SQL): retrying won't help."""
 
 
+class MissingTable(QueryError):
+    """A table the statement reads or writes does not exist: `table` names it."""
+
+    def __init__(self, message: str, code: Optional[int], table: str) -> None:
+        super().__init__(message, code)
+        self.table = table
+
+
 def translate(error: Exception) -> DatabaseError:
     """Map a PyMySQL exception to this layer's errors (message kept, no password)."""
     code = error.args[0] if error.args and isinstance(error.args[0], int) else None
@@ -92,6 +105,9 @@ def translate(error: Exception) -> DatabaseError:
         return DatabaseUnavailable(message, code)
     if isinstance(error, pymysql.err.OperationalError) and (code is None or code >= 2000):
         return DatabaseUnavailable(message, code)
+    if code == NO_SUCH_TABLE:
+        match = _MISSING_TABLE_NAME.search(text)
+        return MissingTable(message, code, match.group(1) if match else "?")
     return QueryError(message, code)
 
 
@@ -112,7 +128,8 @@ class Connection(pymysql.connections.Connection):
     daemon (and its SIGTERM) for good. Statements still read without a timeout."""
 
     def connect(self, sock: Any = None) -> None:
-        read_timeout, self._read_timeout = self._read_timeout, self.connect_timeout
+        read_timeout: Optional[float] = self.__dict__["_read_timeout"]
+        self._read_timeout = self.connect_timeout
         try:
             super().connect(sock)
         finally:
@@ -125,13 +142,6 @@ def connect(**kwargs: Any) -> Connection:
 
 connect.dbapi = pymysql  # type: ignore[attr-defined]  # where DBUtils finds the error classes
 
-# READ COMMITTED: INSERT ... SELECT then takes no shared locks on the account
-# and card rows it reads, so the platform's own writers are never blocked.
-# 256 MiB in-memory temporary tables: the scan audience plan keeps its sets
-# (a few million card ids at most) in memory instead of spilling to disk,
-# which made it 5x slower at 1M users. They are allocated as rows arrive.
-SESSION_SETUP = ["SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                 "SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456"]
 
 
 class Outage:
@@ -158,37 +168,55 @@ class Outage:
         return self._since is not None
 
 
+Row = Dict[str, Any]
+
+
 class Transaction:
-    """The statements of one open transaction; rows come back as dicts."""
+    """The statements of one open transaction (or of one autocommit connection);
+    rows come back as dicts, and a failed statement raises its translated error."""
 
     def __init__(self, connection: Any) -> None:
         self._connection = connection
 
     def execute(self, sql: str, params: Any = None) -> int:
         """Run one statement; return the number of rows it affected."""
-        with self._connection.cursor() as cursor:
-            return cursor.execute(sql, params)
+        try:
+            with self._connection.cursor() as cursor:
+                return int(cursor.execute(sql, params))
+        except pymysql.err.MySQLError as error:
+            raise translate(error) from None
 
-    def all(self, sql: str, params: Any = None) -> List[Dict[str, Any]]:
-        with self._connection.cursor(pymysql.cursors.DictCursor) as cursor:
-            cursor.execute(sql, params)
-            return list(cursor.fetchall())
+    def all(self, sql: str, params: Any = None) -> List[Row]:
+        try:
+            with self._connection.cursor(pymysql.cursors.DictCursor) as cursor:
+                cursor.execute(sql, params)
+                return list(cursor.fetchall())
+        except pymysql.err.MySQLError as error:
+            raise translate(error) from None
 
-    def one(self, sql: str, params: Any = None) -> Optional[Dict[str, Any]]:
+    def one(self, sql: str, params: Any = None) -> Optional[Row]:
         rows = self.all(sql, params)
         return rows[0] if rows else None
+
+    def row(self, sql: str, params: Any = None) -> Row:
+        """A statement that returns a row whenever it succeeds (an aggregate, a
+        row known to exist): no row is an error, not a None to check."""
+        found = self.one(sql, params)
+        if found is None:
+            raise QueryError("expected a row, got none from: %s" % " ".join(sql.split())[:80])
+        return found
 
 
 class Database:
     """A pool of connections to one database section."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None) -> None:
+                 outage: Optional[Outage] = None, session_setup: Sequence[str] = ()) -> None:
         self.config = config
         self.outage = outage or Outage()
         self._pool = PooledDB(
             creator=connect, maxconnections=max_connections, maxcached=max_connections,
-            blocking=True, setsession=SESSION_SETUP, ping=1, reset=True,
+            blocking=True, setsession=list(session_setup), ping=1, reset=True,
             **connect_kwargs(config))
 
     @contextmanager
@@ -197,12 +225,15 @@ class Database:
         try:
             connection = self._pool.connection()
         except pymysql.err.MySQLError as error:
-            raise self._failed(error) from None
+            raise self._failed(translate(error)) from None
         try:
             connection.begin()
             yield Transaction(connection)
             connection.commit()
-        except pymysql.err.MySQLError as error:
+        except pymysql.err.MySQLError as error:  # begin or commit
+            self._rollback(connection)
+            raise self._failed(translate(error)) from None
+        except DatabaseError as error:  # a statement, already translated
             self._rollback(connection)
             raise self._failed(error) from None
         except BaseException:
@@ -212,11 +243,10 @@ class Database:
             connection.close()
         self.outage.recovered()
 
-    def _failed(self, error: Exception) -> DatabaseError:
-        translated = translate(error)
-        if isinstance(translated, DatabaseUnavailable):
-            self.outage.failed(translated)
-        return translated
+    def _failed(self, error: DatabaseError) -> DatabaseError:
+        if isinstance(error, DatabaseUnavailable):
+            self.outage.failed(error)
+        return error
 
     @staticmethod
     def _rollback(connection: Any) -> None:
@@ -239,3 +269,21 @@ def split_statements(script: str) -> Sequence[str]:
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
     statements = (part.strip().rstrip(";").strip() for part in "\n".join(lines).split(";\n"))
     return [statement for statement in statements if statement]
+
+
+class DedicatedConnection:
+    """One autocommit connection of its own, outside the pool: what lives exactly
+    as long as a connection (a named lock) needs one that nothing else uses."""
+
+    def __init__(self, config: DatabaseConfig) -> None:
+        try:
+            self._connection = connect(**dict(connect_kwargs(config), autocommit=True))
+        except pymysql.err.MySQLError as error:
+            raise translate(error) from None
+        self.statements = Transaction(self._connection)
+
+    def close(self) -> None:
+        try:
+            self._connection.close()
+        except Exception:  # already gone: the server released what it held
+            logger.debug("closing a dedicated connection failed", exc_info=True)

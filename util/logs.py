@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import sys
+from typing import List
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(message)s"
 
@@ -13,7 +14,7 @@ def setup_logging(log_file: str, level: str, echo: bool = False) -> logging.Hand
     `echo` also writes to stderr. Returns the file handler (its stream must
     stay open when daemonizing)."""
     handler = logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
-    handlers = [handler]
+    handlers: List[logging.Handler] = [handler]
     if echo:
         handlers.append(logging.StreamHandler(sys.stderr))
     root = logging.getLogger()

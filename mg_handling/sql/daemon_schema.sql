@@ -3,8 +3,9 @@
 -- about its own progress lives here.
 
 -- One row per campaign the daemon has seen: its state, progress and outcome.
--- state: running, done, failed, expired, skipped (and pending, seen only inside the
--- transaction that claims the campaign: it commits as one of the others).
+-- state (mg_handling/states.py, RunState): pending, running, done, failed, skipped,
+-- expired, retry, cancelled (pending is seen only inside the transaction that claims
+-- the campaign: it commits as one of the others).
 CREATE TABLE IF NOT EXISTS mh_campaign_run (
   id bigint NOT NULL AUTO_INCREMENT,
   job varchar(16) NOT NULL,

@@ -15,20 +15,19 @@ SELECT NOW() AS now, UNIX_TIMESTAMP() AS unix_now;
 -- due queries, so engine.decide() and fingerprint() see the same row).
 
 -- name: campaign_news
-SELECT {news_columns}, UNIX_TIMESTAMP() AS db_now
+SELECT {news_columns}, UNIX_TIMESTAMP() AS mh_db_now
 FROM sns_qa_push_setting s WHERE s.id = %(campaign_id)s;
 
 -- name: campaign_promotion
-SELECT {promotion_columns}, UNIX_TIMESTAMP() AS db_now
+SELECT {promotion_columns}, UNIX_TIMESTAMP() AS mh_db_now
 FROM sys_user_promotion p WHERE p.id = %(campaign_id)s;
 
 -- name: campaign_activity
-SELECT {activity_columns}, UNIX_TIMESTAMP() AS db_now
+SELECT {activity_columns}, UNIX_TIMESTAMP() AS mh_db_now
 FROM operation_activity a WHERE a.id = %(campaign_id)s;
 
 -- name: run_of_campaign
-SELECT id, state, fingerprint, target, message, recipients, written, resume_after,
-       attempts, last_error, created_at, started_at, finished_at, updated_at
+SELECT {run_row}
 FROM mh_campaign_run WHERE job = %(job)s AND campaign_id = %(campaign_id)s;
 
 -- ---------------------------------------------------------------- preview
@@ -144,14 +143,13 @@ FROM industry_category WHERE category_id IN %(codes)s;
 
 -- Every run that is not over, and the ones that changed in the window.
 -- name: status_runs
-SELECT job, campaign_id, state, target, message, recipients, written, attempts,
-       last_error, created_at, started_at, finished_at, updated_at,
+SELECT {run_row},
        TIMESTAMPDIFF(SECOND, started_at, NOW()) AS running_seconds,
        TIMESTAMPDIFF(SECOND, started_at, finished_at) AS duration_seconds,
        TIMESTAMPDIFF(SECOND, updated_at, NOW()) AS idle_seconds,
        updated_at >= NOW() - INTERVAL %(hours)s HOUR AS recent
 FROM mh_campaign_run
-WHERE state IN ('running', 'retry', 'failed', 'skipped', 'expired')
+WHERE state IN %(open)s
    OR updated_at >= NOW() - INTERVAL %(hours)s HOUR
 ORDER BY updated_at DESC, id DESC;
 
@@ -160,14 +158,14 @@ ORDER BY updated_at DESC, id DESC;
 -- waits for the chunk in flight and the next chunk sees the new state.
 
 -- name: lock_run_for_operator
-SELECT id, state, recipients, written, last_error, started_at, finished_at, updated_at
+SELECT {run_row}
 FROM mh_campaign_run WHERE job = %(job)s AND campaign_id = %(campaign_id)s FOR UPDATE;
 
 -- name: cancel_run
 UPDATE mh_campaign_run
-SET state = 'cancelled', last_error = %(reason)s, finished_at = NOW(), updated_at = NOW()
+SET state = %(cancelled)s, last_error = %(reason)s, finished_at = NOW(), updated_at = NOW()
 WHERE id = %(run_id)s;
 
 -- Keeps written and resume_after: a run that wrote chunks goes on from there.
 -- name: request_retry
-UPDATE mh_campaign_run SET state = 'retry', updated_at = NOW() WHERE id = %(run_id)s;
+UPDATE mh_campaign_run SET state = %(retry)s, updated_at = NOW() WHERE id = %(run_id)s;

@@ -28,21 +28,24 @@ a.created_time, a.url, a.json_data
 -- table (with deploy/recommended_indexes.sql), and the running runs of the job
 -- (mh_campaign_run's state index). A running campaign comes from the second
 -- branch only, so UNION ALL returns no row twice.
+-- The daemon's columns beside the campaign's: their names start with mh_, and
+-- a campaign table has no such column, so the store tells the two apart by
+-- construction (the campaign's fingerprint covers the campaign's columns only).
 -- name: run_columns
-r.id AS run_id, r.state AS run_state, r.fingerprint AS run_fingerprint,
-UNIX_TIMESTAMP() AS db_now
+r.id AS mh_run_id, r.state AS mh_run_state, r.fingerprint AS mh_run_fingerprint,
+UNIX_TIMESTAMP() AS mh_db_now
 
 -- name: due_news
 SELECT {news_columns}, {run_columns}
 FROM sns_qa_push_setting s
 LEFT JOIN mh_campaign_run r ON r.job = 'news' AND r.campaign_id = s.id
 WHERE s.status <> 2 AND s.push_time <= UNIX_TIMESTAMP() + %(ahead)s
-  AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled', 'running'))
+  AND (r.state IS NULL OR r.state NOT IN %(not_due_again)s)
 UNION ALL
 SELECT {news_columns}, {run_columns}
 FROM mh_campaign_run r
 JOIN sns_qa_push_setting s ON s.id = r.campaign_id
-WHERE r.state = 'running' AND r.job = 'news'
+WHERE r.state = %(running)s AND r.job = 'news'
 ORDER BY push_time, id;
 
 -- name: due_promotion
@@ -50,12 +53,12 @@ SELECT {promotion_columns}, {run_columns}
 FROM sys_user_promotion p
 LEFT JOIN mh_campaign_run r ON r.job = 'promotion' AND r.campaign_id = p.id
 WHERE p.status = 1 AND p.push_time <= UNIX_TIMESTAMP() + %(ahead)s
-  AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled', 'running'))
+  AND (r.state IS NULL OR r.state NOT IN %(not_due_again)s)
 UNION ALL
 SELECT {promotion_columns}, {run_columns}
 FROM mh_campaign_run r
 JOIN sys_user_promotion p ON p.id = r.campaign_id
-WHERE r.state = 'running' AND r.job = 'promotion'
+WHERE r.state = %(running)s AND r.job = 'promotion'
 ORDER BY push_time, id;
 
 -- name: due_activity
@@ -65,12 +68,12 @@ LEFT JOIN mh_campaign_run r ON r.job = 'activity' AND r.campaign_id = a.id
 WHERE a.isnotify = 2 AND a.state = 2 AND a.push_state <> 2
   AND a.onlinetime <= UNIX_TIMESTAMP() + %(ahead)s
   AND (a.offlinetime = 0 OR a.offlinetime > UNIX_TIMESTAMP())
-  AND (r.state IS NULL OR r.state NOT IN ('done', 'cancelled', 'running'))
+  AND (r.state IS NULL OR r.state NOT IN %(not_due_again)s)
 UNION ALL
 SELECT {activity_columns}, {run_columns}
 FROM mh_campaign_run r
 JOIN operation_activity a ON a.id = r.campaign_id
-WHERE r.state = 'running' AND r.job = 'activity'
+WHERE r.state = %(running)s AND r.job = 'activity'
 ORDER BY onlinetime, id;
 
 -- ---------------------------------------------------------------- targeting
@@ -295,23 +298,28 @@ DELETE FROM mh_audience WHERE run_id = %(run_id)s ORDER BY id LIMIT %(limit)s;
 -- when it is retried it goes on from its resume point.
 -- name: runs_with_leftover_audience
 SELECT r.id FROM mh_campaign_run r
-WHERE r.state = 'done' AND (%(job)s IS NULL OR r.job = %(job)s)
+WHERE r.state = %(done)s AND (%(job)s IS NULL OR r.job = %(job)s)
   AND EXISTS (SELECT 1 FROM mh_audience a WHERE a.run_id = r.id);
 
 -- ---------------------------------------------------------------- runs
 
 -- name: ensure_run
 INSERT IGNORE INTO mh_campaign_run (job, campaign_id, state)
-VALUES (%(job)s, %(campaign_id)s, 'pending');
+VALUES (%(job)s, %(campaign_id)s, %(pending)s);
+
+-- Every column of a run row (mg_handling.store.Run).
+-- name: run_row
+id, job, campaign_id, state, fingerprint, target, message, recipients, written,
+resume_after, last_audience_id, attempts, last_error, created_at, started_at,
+finished_at, updated_at
 
 -- name: lock_run_of_campaign
-SELECT id, state, fingerprint, written, IS_USED_LOCK(%(lock_name)s) AS lock_holder
+SELECT {run_row}, IS_USED_LOCK(%(lock_name)s) AS lock_holder
 FROM mh_campaign_run
 WHERE job = %(job)s AND campaign_id = %(campaign_id)s FOR UPDATE;
 
 -- name: lock_run
-SELECT id, job, campaign_id, state, target, message, recipients, written,
-       resume_after, last_audience_id, IS_USED_LOCK(%(lock_name)s) AS lock_holder
+SELECT {run_row}, IS_USED_LOCK(%(lock_name)s) AS lock_holder
 FROM mh_campaign_run WHERE id = %(run_id)s FOR UPDATE;
 
 -- name: record_outcome
@@ -322,7 +330,7 @@ WHERE id = %(run_id)s;
 
 -- name: start_run
 UPDATE mh_campaign_run
-SET state = 'running', fingerprint = %(fingerprint)s, target = %(target)s,
+SET state = %(running)s, fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, recipients = %(recipients)s, written = 0,
     resume_after = %(first_after)s,
     last_audience_id = %(last_audience_id)s, attempts = attempts + 1, last_error = '',
@@ -333,7 +341,7 @@ WHERE id = %(run_id)s;
 -- the corrected message, so nobody who already has a row gets a second one.
 -- name: resume_run
 UPDATE mh_campaign_run
-SET state = 'running', fingerprint = %(fingerprint)s, target = %(target)s,
+SET state = %(running)s, fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, attempts = attempts + 1, last_error = '',
     finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
@@ -345,7 +353,7 @@ WHERE id = %(run_id)s;
 
 -- name: finish_run
 UPDATE mh_campaign_run
-SET state = 'done', finished_at = NOW(), updated_at = NOW()
+SET state = %(done)s, finished_at = NOW(), updated_at = NOW()
 WHERE id = %(run_id)s;
 
 -- ---------------------------------------------------------------- writing

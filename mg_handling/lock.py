@@ -11,13 +11,11 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, Optional
+from typing import Optional
 
-import pymysql
-
-from mg_handling.queries import Q
+from mg_handling.store import LockConnection
 from util.config import DatabaseConfig
-from util.db import DatabaseUnavailable, Outage, connect, connect_kwargs, translate
+from util.db import DatabaseError, DatabaseUnavailable, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -41,54 +39,45 @@ class InstanceLock:
         self.connection_id: Optional[int] = None
         self._config = config
         self._outage = outage
-        self._connection: Any = None
+        self._connection: Optional[LockConnection] = None
         self._standing_by = False
 
     def acquire(self) -> None:
         """Take the lock on a new connection, or raise LockBusy / DatabaseUnavailable."""
         self.release()
         try:
-            connection = connect(**dict(connect_kwargs(self._config), autocommit=True))
-        except pymysql.err.MySQLError as error:
+            connection = LockConnection(self._config)
+        except DatabaseError as error:
             raise self._unavailable(error) from None
         try:
-            row = self._query(connection, Q.get_lock)
-            if row["acquired"] != 1:
-                holder = self._describe_holder(connection) if row["acquired"] == 0 else None
+            acquired, connection_id = connection.get_lock(self.name)
+            if acquired != 1:
+                holder = self._describe_holder(connection) if acquired == 0 else None
                 connection.close()
                 if holder is None:
                     raise DatabaseUnavailable("GET_LOCK(%r) returned NULL" % self.name)
                 raise LockBusy("another instance holds the lock %r: %s" % (self.name, holder))
-            self._query(connection, Q.record_instance, host=socket.gethostname(),
-                        pid=os.getpid(), connection_id=row["connection_id"])
-        except pymysql.err.MySQLError as error:
+            connection.record_instance(self.name, socket.gethostname(), os.getpid(),
+                                       connection_id)
+        except DatabaseError as error:
             connection.close()
             raise self._unavailable(error) from None
-        self._connection, self.connection_id = connection, row["connection_id"]
+        self._connection, self.connection_id = connection, connection_id
         self.held.set()
 
-    def _query(self, connection: Any, sql: str, **params: Any) -> Any:
-        with connection.cursor(pymysql.cursors.DictCursor) as cursor:
-            cursor.execute(sql, dict(params, lock_name=self.name))
-            return cursor.fetchone()
-
-    def _describe_holder(self, connection: Any) -> str:
-        holder = self._query(connection, Q.lock_holder)["connection_id"]
-        try:
-            instance = self._query(connection, Q.instance_of_lock)
-        except pymysql.err.ProgrammingError:  # no mh_instance table yet
-            instance = None
-        if instance and instance["connection_id"] == holder:
+    def _describe_holder(self, connection: LockConnection) -> str:
+        holder = connection.holder(self.name)
+        instance = connection.instance_record(self.name)
+        if instance and instance.connection_id == holder:
             return "pid %s on %s, since %s (connection %s)" % (
-                instance["pid"], instance["host"], instance["started_at"], holder)
+                instance.pid, instance.host, instance.started_at, holder)
         return "database connection %s" % holder
 
-    def _unavailable(self, error: Exception) -> DatabaseUnavailable:
-        translated = translate(error)
-        if not isinstance(translated, DatabaseUnavailable):
-            translated = DatabaseUnavailable(str(translated), translated.code)
-        self._outage.failed(translated)
-        return translated
+    def _unavailable(self, error: DatabaseError) -> DatabaseUnavailable:
+        if not isinstance(error, DatabaseUnavailable):
+            error = DatabaseUnavailable(str(error), error.code)
+        self._outage.failed(error)
+        return error
 
     def check_holder(self, holder_connection_id: Optional[int]) -> None:
         """Inside a write transaction: the lock's holder, as the server sees it now,
@@ -104,8 +93,8 @@ class InstanceLock:
         owned = False
         if self._connection is not None:
             try:
-                owned = self._query(self._connection, Q.lock_owned)["owned"] == 1
-            except pymysql.err.MySQLError as error:
+                owned = self._connection.owned(self.name)
+            except DatabaseError as error:
                 # Only this connection is known to be gone: whether the server is
                 # unreachable is for acquire() in _take_back() to find out (and report).
                 logger.debug("instance lock %r: its connection failed: %s", self.name, error)
@@ -151,7 +140,4 @@ class InstanceLock:
         self.held.clear()
         connection, self._connection = self._connection, None
         if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # already gone: the server released the lock with it
-                logger.debug("closing the lock connection failed", exc_info=True)
+            connection.close()  # a connection already gone took the lock with it
