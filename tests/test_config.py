@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import run_main, write_config
+from testkit.process import one_line, run_main, write_config
 from util.config import ConfigError, load_config
 
 PASSWORD = "S3cr3t-Pw!"
@@ -216,12 +216,6 @@ def test_non_ini_file_is_a_clear_error(tmp_path, content):
 
 
 # ---------------------------------------------------------------- main.py start-up errors
-
-def one_line(text):
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
-
 
 def real_conf(tmp_path, main=None, **connection):
     return write_config(str(tmp_path / "db.conf"), "mh_test_config_nowhere", connection,
