@@ -279,7 +279,8 @@ def add_campaign(db: LegacyDB, job: str, when: Optional[int] = None,
     """A campaign of `job` (news, promotion, activity) reaching the standard user, due
     at `when` (server time; default a minute ago); `owner` is its admin_id / user_id
     (the from_uid of its rows)."""
-    owned = {} if owner is None else {"user_id" if job == "activity" else "admin_id": owner}
+    owned: Dict[str, Any] = {} if owner is None else {
+        "user_id" if job == "activity" else "admin_id": owner}
     if job == "news":
         return db.add_news(push_time=when, **owned, **values)
     if job == "promotion":

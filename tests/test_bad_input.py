@@ -45,7 +45,7 @@ from testkit.wait import wait_until
 TABLES = {"news": "sns_qa_push_setting", "promotion": "sys_user_promotion",
           "activity": "operation_activity"}
 NEWS_TYPE, IN_APP_TYPE = 230, 231
-PRO_CREATED, ACT_CREATED = 1700000001, 1700000002   # created_time of conftest's builders
+PRO_CREATED, ACT_CREATED = 1700000001, 1700000002   # created_time of testkit's builders
 FAR_FUTURE = 2147483647                              # the largest push_time an int holds
 QUEUE_MAX = 8192
 
@@ -98,7 +98,7 @@ ITEM = {"newsid": "n1", "title": "标题"}
 SECOND_BAD = [ITEM, {"newsid": "n2"}]
 
 # ------------------------------------------------------------------------------ corpus
-# job, overrides of the conftest builder (add_news / add_promotion / add_activity),
+# job, overrides of the testkit builder (add_news / add_promotion / add_activity),
 # and the field the failure must name. One line per malformed row.
 Bad = namedtuple("Bad", "name job values field")
 BAD = [
