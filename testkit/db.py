@@ -14,7 +14,7 @@ import re
 import threading
 import uuid
 from contextlib import closing, contextmanager
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
 import pymysql
 
@@ -278,16 +278,17 @@ def add_campaign(db: LegacyDB, job: str, when: Optional[int] = None,
                  owner: Optional[str] = None, **values: Any) -> int:
     """A campaign of `job` (news, promotion, activity) reaching the standard user, due
     at `when` (server time; default a minute ago); `owner` is its admin_id / user_id
-    (the from_uid of its rows)."""
-    owned: Dict[str, Any] = {} if owner is None else {
-        "user_id" if job == "activity" else "admin_id": owner}
-    if job == "news":
-        return db.add_news(push_time=when, **owned, **values)
-    if job == "promotion":
-        return db.add_promotion(push_time=when, **owned, **values)
-    if job == "activity":
-        return db.add_activity(onlinetime=when, **owned, **values)
-    raise ValueError("unknown job %r" % job)
+    (the from_uid of its rows); `values` are the builder's own arguments."""
+    kinds: Dict[str, Tuple[Callable[..., int], str, str]] = {
+        "news": (db.add_news, "push_time", "admin_id"),
+        "promotion": (db.add_promotion, "push_time", "admin_id"),
+        "activity": (db.add_activity, "onlinetime", "user_id")}
+    builder, time_column, owner_column = kinds[job]
+    if when is not None:
+        values[time_column] = when
+    if owner is not None:
+        values[owner_column] = owner
+    return builder(**values)
 
 
 def add_matching_users(db: LegacyDB, count: int) -> Set[str]:
