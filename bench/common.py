@@ -1,5 +1,5 @@
 """What every benchmark script shares: the server, the throwaway-database guard,
-the repository on sys.path (to import the daemon's own SQL and code)."""
+the repository on sys.path (to import the daemon's own SQL and code, and testkit)."""
 from __future__ import annotations
 
 import os
@@ -17,30 +17,32 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAEMON_ROOT = os.path.abspath(os.environ.get("MH_DAEMON_ROOT") or ROOT)
 if DAEMON_ROOT not in sys.path:
     sys.path.insert(0, DAEMON_ROOT)
+# testkit (the legacy schema, db.conf, processes) is this checkout's, whichever daemon runs.
+if ROOT not in sys.path:
+    sys.path.append(ROOT)
 
-SERVER: Dict[str, Any] = dict(host=os.environ.get("MH_DB_HOST", "127.0.0.1"),
-                              port=int(os.environ.get("MH_DB_PORT", "3306")),
-                              user=os.environ.get("MH_DB_USER", "root"),
-                              password=os.environ.get("MH_DB_PASSWORD", ""))
+from testkit.db import check_name  # noqa: E402
+from testkit.db import connect as testkit_connect  # noqa: E402
+
 BENCH_PREFIX = "mh_bench"
 DEFAULT_DATABASE = "mh_bench"
 
 
 def check_bench_name(name: str) -> str:
     """Only throwaway databases named mh_bench* are ever dropped or written."""
-    if not name.startswith(BENCH_PREFIX) or not name.replace("_", "").isalnum():
-        raise SystemExit("refusing database %r: the benchmark only uses names starting "
-                         "with %s (letters, digits, '_')" % (name, BENCH_PREFIX))
-    return name
+    try:
+        return check_name(name, BENCH_PREFIX)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
 
 
 def connect(database: Optional[str] = None, **extra: Any) -> Any:
     """An autocommit connection (tuples); `database` must be a bench database."""
     if database is not None:
         check_bench_name(database)
-    options = dict(SERVER, charset="utf8mb4", autocommit=True, local_infile=False)
+    options = dict(cursorclass=pymysql.cursors.Cursor, local_infile=False)
     options.update(extra)
-    return pymysql.connect(database=database, **options)
+    return testkit_connect(database, **options)
 
 
 def rows(conn: Any, sql: str, params: Any = None) -> List[Dict[str, Any]]:

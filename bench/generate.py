@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (BENCH_PREFIX, DAEMON_ROOT, DEFAULT_DATABASE, check_bench_name,  # noqa
                     connect, execute, log, scalar, timer)
 import refdata  # noqa: E402
-from mg_handling.queries import read_sql  # noqa: E402
+from testkit.db import recreate_database  # noqa: E402
 from util.db import split_statements  # noqa: E402
 
 DEFAULT_USERS = 1_000_000
@@ -78,15 +78,6 @@ def function_code(rank_sql: str) -> str:
 
 
 # ------------------------------------------------------------------ database
-def recreate_database(conn: Any, name: str) -> None:
-    check_bench_name(name)
-    execute(conn, "DROP DATABASE IF EXISTS `%s`" % name)
-    execute(conn, "CREATE DATABASE `%s` CHARACTER SET utf8mb4" % name)
-    execute(conn, "USE `%s`" % name)
-    for statement in split_statements(read_sql("legacy_schema.sql")):
-        execute(conn, statement)
-
-
 def load_reference(conn: Any) -> None:
     """Code tables and the generator's small lookup tables."""
     cities = refdata.cities()
@@ -319,7 +310,7 @@ def generate(database: str = DEFAULT_DATABASE, users: int = DEFAULT_USERS,
     try:
         with timer() as total:
             execute(conn, "SET SESSION unique_checks = 0, foreign_key_checks = 0")
-            recreate_database(conn, database)
+            recreate_database(conn, database, BENCH_PREFIX)
             load_reference(conn)
             with timer() as took:
                 load_draws(conn, seed, users + users // 10)

@@ -9,7 +9,6 @@ import re
 import secrets
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,12 +18,13 @@ from typing import Any, Dict, List, Optional, Tuple
 import pymysql
 
 from campaigns import NEWS, Campaign, campaign_row, make_due
-from common import DAEMON_ROOT, SERVER, execute, log, rows, scalar, timer
+from common import DAEMON_ROOT, execute, log, rows, scalar, timer
 from explain import daemon_select
 import floor
 from mg_handling.messages import Delivery
 from mg_handling.news import NewsJob
 from mg_handling.promotion import PromotionJob
+from testkit import process
 
 DAEMON_TIMEOUT = 1800
 _SENT = re.compile(r" sent to \S+: \d+ recipients.* in ([0-9.]+) s ")
@@ -83,23 +83,17 @@ def reset_daemon(conn: Any, campaign: Campaign) -> None:
 # ------------------------------------------------------------------ daemon
 def write_config(directory: str, database: str, user: Optional[Dict[str, str]] = None,
                  **main: Any) -> str:
-    """A db.conf for the daemon (tests/conftest.py's format); returns its path."""
-    settings = {"env": "database_bench", "poll_interval": 1, "log_file": "pushing.log",
-                "log_level": "INFO"}
-    settings.update({key: value for key, value in main.items() if value is not None})
-    server = dict(SERVER, **(user or {}))
-    lines = ["[main]"] + ["%s = %s" % item for item in settings.items()]
-    lines += ["", "[database_bench]"] + ["%s = %s" % item for item in server.items()]
-    lines += ["database = %s" % database, "charset = utf8mb4", ""]
-    path = os.path.join(directory, "db.conf")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
-    os.chmod(path, 0o600)
-    return path
+    """A db.conf for the daemon as `user` (default the server's); [main] overrides
+    with None values left out. Returns its path."""
+    settings: Dict[str, Any] = {"poll_interval": 1, "log_level": "INFO"}
+    settings.update(main)
+    return process.write_config(os.path.join(directory, "db.conf"), database,
+                                dict(user or {}, charset="utf8mb4"), env="database_bench",
+                                **settings)
 
 
 def daemon_command(config_path: str, *extra: str) -> List[str]:
-    return [sys.executable, os.path.join(DAEMON_ROOT, "main.py"), "--config", config_path, *extra]
+    return process.main_command(config_path, *extra, root=DAEMON_ROOT)
 
 
 def run_daemon(conn: Any, campaign: Campaign, config_path: str) -> Run:
@@ -139,19 +133,8 @@ def wait_sampling_rss(pid: int, every: float = 0.05) -> Tuple[int, Any, int]:
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             return status, usage, peak or usage.ru_maxrss
-        peak = max(peak, high_water_kb(pid))
+        peak = max(peak, process.proc_status_kib(pid, "VmHWM") or 0)
         time.sleep(every)
-
-
-def high_water_kb(pid: int) -> int:
-    try:
-        with open("/proc/%d/status" % pid) as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def daemon_log_tail(config_path: str, lines: int = 5) -> str:

@@ -11,17 +11,15 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterable, List, Optional, Set
 
 import pymysql
 
-from conftest import LegacyDB, TEST_DB_PREFIX, read_log, write_config
-from mg_handling.queries import read_sql
-from util.db import split_statements
+from testkit.db import TEST_DB_PREFIX, LegacyDB, connect, recreate_database
+from testkit.process import free_port, read_log, start_daemon, write_config
 from mg_handling.lock import lock_name
 
 FULL = os.environ.get("MH_FAULTS", "").strip().lower() == "full"
@@ -295,7 +293,6 @@ class Daemons:
         self.started: List[subprocess.Popen] = []
 
     def start(self, config_path: str, *extra: str) -> subprocess.Popen:
-        from test_process import start_daemon
         process = start_daemon(config_path, *extra)
         self.started.append(process)
         return process
@@ -354,12 +351,6 @@ def find_binary(*names: str) -> Optional[str]:
             if os.access(path, os.X_OK):
                 return path
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PrivateMariaDB:
@@ -436,31 +427,22 @@ class PrivateMariaDB:
             self.process.wait(30)
 
     def connect(self, database: Optional[str] = None) -> Any:
-        return pymysql.connect(host="127.0.0.1", port=self.port, user="root", password="",
-                               database=database, charset="utf8mb4", autocommit=True,
-                               connect_timeout=2, cursorclass=pymysql.cursors.DictCursor)
+        return connect(database, self.connection(), connect_timeout=2)
 
     def connection(self) -> Dict[str, Any]:
         """The [database_*] overrides of write_config for this server."""
         return {"host": "127.0.0.1", "port": self.port, "user": "root", "password": ""}
 
-    def create_database(self, name: str) -> "PrivateLegacyDB":
-        assert name.startswith(TEST_DB_PREFIX)
+    def create_database(self, name: str) -> LegacyDB:
+        """A database with the legacy schema and the standard code tables (as the `db`
+        fixture's) on this server; it goes with the server."""
         admin = self.connect()
         try:
-            with admin.cursor() as cursor:
-                cursor.execute("CREATE DATABASE `%s` CHARACTER SET utf8mb4" % name)
-                cursor.execute("USE `%s`" % name)
-                for statement in split_statements(read_sql("legacy_schema.sql")):
-                    cursor.execute(statement)
+            recreate_database(admin, name, TEST_DB_PREFIX)
         finally:
             admin.close()
-        legacy = PrivateLegacyDB(name, self)
-        for province, city in (("P1", "C1"), ("P1", "C2"), ("P2", "C3")):
-            legacy.add_city(province, city)
-        for code, parent in (("I1", "0"), ("I11", "I1"), ("I12", "I1"), ("I2", "0"),
-                             ("I21", "I2")):
-            legacy.add_industry(code, parent)
+        legacy = LegacyDB(name, self.connection(), connect_timeout=2)
+        legacy.add_standard_codes()
         return legacy
 
     def remove(self) -> None:
@@ -469,41 +451,5 @@ class PrivateMariaDB:
         shutil.rmtree(self.datadir, ignore_errors=True)
 
 
-class PrivateLegacyDB(LegacyDB):
-    """conftest's LegacyDB (same builders), on a private server."""
-
-    def __init__(self, name: str, server: PrivateMariaDB) -> None:  # noqa: super not called
-        import threading
-        self.name = name
-        self.server = server
-        self.conn = server.connect(name)
-        self._lock = threading.Lock()
-
-    def reconnect(self) -> None:
-        try:
-            self.conn.close()
-        except Exception:
-            pass
-        self.conn = self.server.connect(self.name)
-
-
 def private_config(path: str, server: PrivateMariaDB, database: str, **main: Any) -> str:
     return write_config(path, database, server.connection(), **main)
-
-
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.01,
-               alive: Sequence[subprocess.Popen] = ()):
-    """Like test_process.wait_for, but names what it waited for and fails at once
-    when one of the `alive` processes died."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        for process in alive:
-            if process.poll() is not None:
-                raise AssertionError("the daemon (pid %d) exited with %s while waiting for %s"
-                                     % (process.pid, process.returncode, what))
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
-        time.sleep(interval)

@@ -38,13 +38,14 @@ from collections import namedtuple
 import pymysql
 import pytest
 
-from conftest import read_log, run_main, write_config
-from test_process import start_daemon, wait_for
+from testkit.db import add_campaign
+from testkit.process import read_log, run_main, start_daemon, write_config
+from testkit.wait import wait_until
 
 TABLES = {"news": "sns_qa_push_setting", "promotion": "sys_user_promotion",
           "activity": "operation_activity"}
 NEWS_TYPE, IN_APP_TYPE = 230, 231
-PRO_CREATED, ACT_CREATED = 1700000001, 1700000002   # created_time of conftest's builders
+PRO_CREATED, ACT_CREATED = 1700000001, 1700000002   # created_time of testkit's builders
 FAR_FUTURE = 2147483647                              # the largest push_time an int holds
 QUEUE_MAX = 8192
 
@@ -97,7 +98,7 @@ ITEM = {"newsid": "n1", "title": "标题"}
 SECOND_BAD = [ITEM, {"newsid": "n2"}]
 
 # ------------------------------------------------------------------------------ corpus
-# job, overrides of the conftest builder (add_news / add_promotion / add_activity),
+# job, overrides of the testkit builder (add_news / add_promotion / add_activity),
 # and the field the failure must name. One line per malformed row.
 Bad = namedtuple("Bad", "name job values field")
 BAD = [
@@ -297,15 +298,6 @@ NOT_DUE = [
 
 # ------------------------------------------------------------------------------ helpers
 
-def add(db, job, owner, values):
-    """One campaign of `job`; `owner` is its admin_id / user_id (from_uid in its rows)."""
-    if job == "news":
-        return db.add_news(admin_id=owner, **values)
-    if job == "promotion":
-        return db.add_promotion(admin_id=owner, **values)
-    return db.add_activity(user_id=owner, **values)
-
-
 def legacy_row(db, job, campaign):
     return db.query("SELECT * FROM `%s` WHERE id = %%s" % TABLES[job], [campaign])[0]
 
@@ -364,7 +356,7 @@ def test_which_legacy_columns_hold_4_byte_characters(db, table, column, holds):
     by the server (strict mode), so no campaign can ever carry one there."""
     job = {value: key for key, value in TABLES.items()}[table]
     try:
-        campaign = add(db, job, "emoji-probe", {column: "x😀"})
+        campaign = add_campaign(db, job, owner="emoji-probe", **{column: "x😀"})
     except pymysql.err.MySQLError as error:
         assert not holds, error
         assert error.args[0] == 1366  # Incorrect string value
@@ -385,26 +377,29 @@ def test_bad_input_corpus_through_the_long_running_daemon(db, tmp_path):
 
     bad = {}
     for number, case in enumerate(BAD):
-        bad[(case.job, add(db, case.job, "bad-%d" % number, case.values))] = case
+        campaign = add_campaign(db, case.job, owner="bad-%d" % number, **case.values)
+        bad[(case.job, campaign)] = case
     good = {}
     for number, case in enumerate(GOOD):
-        good[(case.job, add(db, case.job, "good-%d" % number, case.values))] = case
+        campaign = add_campaign(db, case.job, owner="good-%d" % number, **case.values)
+        good[(case.job, campaign)] = case
     not_due = {}
     for number, case in enumerate(NOT_DUE):
-        not_due[(case.job, add(db, case.job, "later-%d" % number, case.values))] = case
+        campaign = add_campaign(db, case.job, owner="later-%d" % number, **case.values)
+        not_due[(case.job, campaign)] = case
     before = {key: legacy_row(db, *key) for key in list(bad) + list(not_due)}
 
     config = write_config(str(tmp_path / "db.conf"), db.name, poll_interval=0.2)
     started = time.monotonic()
     daemon = start_daemon(config)
     try:
-        wait_for(lambda: settled(db, list(bad) + list(good)), timeout=30, interval=0.1)
+        wait_until(lambda: settled(db, list(bad) + list(good)), timeout=30, interval=0.1)
         # Several more polls of every job: one new campaign per job, twice, each must be
         # picked up by the job's thread (so no thread died), and no bad row may log again.
         for round_number in range(2):
-            sentinels = [(job, add(db, job, "sentinel-%d" % round_number, {}))
+            sentinels = [(job, add_campaign(db, job, owner="sentinel-%d" % round_number))
                          for job in TABLES]
-            wait_for(lambda: settled(db, sentinels), timeout=20, interval=0.1)
+            wait_until(lambda: settled(db, sentinels), timeout=20, interval=0.1)
             for key in sentinels:
                 good[key] = Good("sentinel", key[0], {}, None)
         time.sleep(1.0)  # five more polls of each job at 0.2 s

@@ -5,8 +5,8 @@ import os
 import signal
 import subprocess
 
-from conftest import read_log, run_main, write_config
-from test_process import wait_for
+from testkit.process import read_log, run_main, write_config
+from testkit.wait import wait_until
 
 
 def alive(pid: int) -> bool:
@@ -33,7 +33,7 @@ def stop(pid: int) -> None:
     """SIGTERM, and wait for the detached process to be gone."""
     if alive(pid):
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not alive(pid), timeout=15)
+        wait_until(lambda: not alive(pid), timeout=15)
 
 
 def dead_pid() -> int:
@@ -50,10 +50,10 @@ def test_daemon_detaches_behind_its_pid_file_and_stops_on_sigterm(db, tmp_path):
     result = run_main(config, "--daemon", timeout=20)
     assert result.returncode == 0, result.stderr
     assert "detaching; pid file %s" % pid_file in result.stdout
-    pid = wait_for(lambda: os.path.exists(pid_file) and read_pid(pid_file), timeout=10)
+    pid = wait_until(lambda: os.path.exists(pid_file) and read_pid(pid_file), timeout=10)
     try:
         assert alive(pid)
-        wait_for(lambda: (db.run("news", news) or {}).get("state") == "done", timeout=20)
+        wait_until(lambda: (db.run("news", news) or {}).get("state") == "done", timeout=20)
         assert db.recipients(230) == [user]
         log = read_log(config)
         assert "message_handling started (pid %d)" % pid in log
@@ -71,7 +71,7 @@ def test_daemon_detaches_behind_its_pid_file_and_stops_on_sigterm(db, tmp_path):
         assert read_pid(pid_file) == pid
 
         os.kill(pid, signal.SIGTERM)
-        wait_for(lambda: not alive(pid), timeout=15)
+        wait_until(lambda: not alive(pid), timeout=15)
     finally:
         stop(pid)
     assert read_log(config).rstrip().endswith("message_handling stopped")
@@ -87,9 +87,9 @@ def test_a_stale_pid_file_is_taken_over(db, tmp_path):
         handle.write("%d\n" % stale)
     result = run_main(config, "--daemon", "--pid-file", pid_file, timeout=20)
     assert result.returncode == 0, result.stderr
-    pid = wait_for(lambda: read_pid(pid_file) != stale and read_pid(pid_file), timeout=10)
+    pid = wait_until(lambda: read_pid(pid_file) != stale and read_pid(pid_file), timeout=10)
     try:
-        wait_for(lambda: "message_handling started (pid %d)" % pid in read_log(config))
+        wait_until(lambda: "message_handling started (pid %d)" % pid in read_log(config))
         assert "pid file %s named pid %d, which no longer runs: taken over" % (
             pid_file, stale) in read_log(config)
     finally:

@@ -2,7 +2,7 @@
 import pymysql
 import pytest
 
-from conftest import connect
+from testkit.db import connect
 from util.db import DatabaseUnavailable, QueryError, TransientError, translate
 
 

@@ -3,17 +3,10 @@ import logging
 
 import pytest
 
+from testkit.db import add_campaign
+
 JOBS = ["news", "promotion", "activity"]
 DAY = 86400
-
-
-def add_campaign(db, job, when=None, **values):
-    """A campaign of `job` reaching the standard user, due at `when` (server time)."""
-    if job == "news":
-        return db.add_news(push_time=when, **values)
-    if job == "promotion":
-        return db.add_promotion(push_time=when, **values)
-    return db.add_activity(onlinetime=when, **values)
 
 
 def sent(db, job, campaign):

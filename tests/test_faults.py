@@ -24,7 +24,9 @@ import time
 
 import pytest
 
-from conftest import TEST_DB_PREFIX, connect, read_log, write_config
+from testkit.db import TEST_DB_PREFIX, add_campaign, connect
+from testkit.process import read_log, write_config
+from testkit.wait import wait_until
 import faultkit as fk
 from faultkit import FULL, FULL_ONLY
 
@@ -64,12 +66,8 @@ def assert_clean_log(config_path: str) -> None:
     assert not errors, errors[:5]
 
 
-def add_campaign(db, job: str) -> int:
-    if job == "news":
-        return db.add_news()
-    if job == "promotion":  # SMS: message_promotion, one row per distinct mobile
-        return db.add_promotion(type=3, title="短信推广", content="<p>春季&amp;促销</p>")
-    return db.add_activity()
+# The fault runs send promotions as SMS: message_promotion, one row per distinct mobile.
+SMS = dict(type=3, title="短信推广", content="<p>春季&amp;促销</p>")
 
 
 def expected_recipients(audience: fk.Audience, job: str) -> set:
@@ -93,9 +91,9 @@ def assert_campaign_delivered(db, job: str, campaign_id: int, audience: fk.Audie
 def finish(db, job: str, campaign_id: int, daemons, config: str, timeout: float = 180) -> None:
     """A last daemon runs the campaign to its end (pruned audience) and stops with 0."""
     daemon = daemons.start(config)
-    fk.wait_until(lambda: fk.progress(db, job, campaign_id)["state"] == "done"
-                  and not db.scalar("SELECT COUNT(*) FROM mh_audience"),
-                  timeout, "%s campaign done and its audience pruned" % job, 0.05, [daemon])
+    wait_until(lambda: fk.progress(db, job, campaign_id)["state"] == "done"
+               and not db.scalar("SELECT COUNT(*) FROM mh_audience"),
+               timeout, "%s campaign done and its audience pruned" % job, 0.05, [daemon])
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(15) == 0
 
@@ -135,7 +133,7 @@ def aim_and_kill(db, daemon, target: str, rng, campaign: tuple, batch: int, befo
         return fk.progress(db, job, campaign_id)
 
     if target == "claim":
-        fk.wait_until(new_claim, 120, "the claim's audience statement", 0.01, [daemon])
+        wait_until(new_claim, 120, "the claim's audience statement", 0.01, [daemon])
         claim_seen = True
         time.sleep(rng.uniform(0.0, 0.35))
     elif target == "anytime":
@@ -145,17 +143,17 @@ def aim_and_kill(db, daemon, target: str, rng, campaign: tuple, batch: int, befo
         assert now["state"] in (None, "pending", "running"), now
         goal = now["written"] + int(rng.uniform(0.05, 0.6) * (RECIPIENTS - now["written"]))
         goal = max(goal, 1)
-        fk.wait_until(lambda: written()["written"] >= goal, 120,
-                      "%d rows written" % goal, 0.01, [daemon])
+        wait_until(lambda: written()["written"] >= goal, 120,
+                   "%d rows written" % goal, 0.01, [daemon])
         time.sleep(rng.uniform(0.0, 0.02))
     elif target == "end":
-        fk.wait_until(lambda: (lambda s: s["state"] == "done"
-                               or s["written"] >= RECIPIENTS - 2 * batch)(written()),
-                      120, "the last two chunks", 0.002, [daemon])
+        wait_until(lambda: (lambda s: s["state"] == "done"
+                            or s["written"] >= RECIPIENTS - 2 * batch)(written()),
+                   120, "the last two chunks", 0.002, [daemon])
         time.sleep(rng.uniform(0.0, 0.01))
     elif target == "done":
-        fk.wait_until(lambda: written()["state"] == "done", 120, "the run done", 0.005,
-                      [daemon])
+        wait_until(lambda: written()["state"] == "done", 120, "the run done", 0.005,
+                   [daemon])
     else:
         raise ValueError(target)
     claim_seen = claim_seen or bool(new_claim())
@@ -192,7 +190,7 @@ def test_sigkill_at_random_instants_then_restart_delivers_exactly_once(db, tmp_p
     batch = rng.choice((125, 200, 250, 400) if FULL else (400, 500))
     audience = fk.build_audience(db, RECIPIENTS)
     config = write_config(str(tmp_path / "db.conf"), db.name, batch_size=batch)
-    campaign_id = add_campaign(db, job)
+    campaign_id = add_campaign(db, job, **(SMS if job == "promotion" else {}))
     kills = []
     for target in plan:
         before = fk.connection_ids(db)
@@ -273,34 +271,34 @@ def test_every_daemon_connection_killed_repeatedly_never_double_writes(db, tmp_p
         offset = fk.log_size(config)
         before = fk.progress(db, "news", news)["written"]
         result = cut_every_connection(db)
-        fk.wait_until(lambda: fk.lock_holder(db) not in (None, result["lock_connection"])
-                      and fk.log_lines(config, "INFO", "held again", offset), 60,
-                      "the instance lock taken back after cut %d" % (len(cuts) + 1), 0.05,
-                      [daemon])
-        fk.wait_until(lambda: (lambda events: events.count("W") == events.count("I"))(
-            fk.outage_lines(config, offset)), 60, "the outage of cut %d over" % (
-                len(cuts) + 1), 0.05, [daemon])
-        fk.wait_until(lambda: (lambda run: run["written"] > before or run["state"] == "done")(
-            fk.progress(db, "news", news)), 60, "writing resumed", 0.01, [daemon])
+        wait_until(lambda: fk.lock_holder(db) not in (None, result["lock_connection"])
+                   and fk.log_lines(config, "INFO", "held again", offset), 60,
+                   "the instance lock taken back after cut %d" % (len(cuts) + 1), 0.05,
+                   [daemon])
+        wait_until(lambda: (lambda events: events.count("W") == events.count("I"))(
+         fk.outage_lines(config, offset)), 60, "the outage of cut %d over" % (
+             len(cuts) + 1), 0.05, [daemon])
+        wait_until(lambda: (lambda run: run["written"] > before or run["state"] == "done")(
+         fk.progress(db, "news", news)), 60, "writing resumed", 0.01, [daemon])
         cuts.append(dict(result, phase=phase, offset=offset,
                          written=fk.progress(db, "news", news)["written"]))
 
-    fk.wait_until(lambda: fk.statements_running(db, "%INTO mh_audience%"), 60,
-                  "the claim's audience statement", 0.01, [daemon])
+    wait_until(lambda: fk.statements_running(db, "%INTO mh_audience%"), 60,
+               "the claim's audience statement", 0.01, [daemon])
     time.sleep(rng.uniform(0.0, 0.3))
     cut("claim")
     for _ in range(planned - 1):
         now = fk.progress(db, "news", news)
         assert now["state"] != "done", "the fan-out ended after %d cuts" % len(cuts)
         goal = now["written"] + batch + int(rng.uniform(0.02, 0.1) * RECIPIENTS)
-        fk.wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
-                      "%d rows written" % goal, 0.01, [daemon])
+        wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
+                   "%d rows written" % goal, 0.01, [daemon])
         time.sleep(rng.uniform(0.0, 0.02))
         cut("chunks")
-    fk.wait_until(lambda: fk.progress(db, "news", news)["state"] == "done", 120,
-                  "the campaign done", 0.01, [daemon])
-    fk.wait_until(lambda: not db.scalar("SELECT COUNT(*) FROM mh_audience"), 60,
-                  "the audience pruned", 0.1, [daemon])
+    wait_until(lambda: fk.progress(db, "news", news)["state"] == "done", 120,
+               "the campaign done", 0.01, [daemon])
+    wait_until(lambda: not db.scalar("SELECT COUNT(*) FROM mh_audience"), 60,
+               "the audience pruned", 0.1, [daemon])
     assert daemon.poll() is None, "the daemon died"
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(15) == 0
@@ -331,12 +329,12 @@ def test_killing_only_the_lock_connection_is_no_database_outage(db, tmp_path, da
     at once that gave two WARNING/INFO pairs for one cut.)"""
     config = write_config(str(tmp_path / "db.conf"), db.name)
     daemon = daemons.start(config)
-    fk.wait_until(lambda: fk.lock_holder(db), 30, "the instance lock", 0.05, [daemon])
+    wait_until(lambda: fk.lock_holder(db), 30, "the instance lock", 0.05, [daemon])
     holder = fk.lock_holder(db)
     offset = fk.log_size(config)
     assert fk.kill_connections(db, [holder]) == 1
-    fk.wait_until(lambda: fk.log_lines(config, "INFO", "held again", offset), 30,
-                  "the lock held again", 0.05, [daemon])
+    wait_until(lambda: fk.log_lines(config, "INFO", "held again", offset), 30,
+               "the lock held again", 0.05, [daemon])
     time.sleep(0.5)
     assert len(fk.log_lines(config, "WARNING", "lost; writing paused", offset)) == 1
     assert fk.outage_lines(config, offset) == []
@@ -349,23 +347,23 @@ def test_connection_cut_while_pruning_leaves_no_audience_behind(db, tmp_path, da
     config = write_config(str(tmp_path / "db.conf"), db.name, batch_size=2000)
     news = db.add_news()
     daemon = daemons.start(config)
-    fk.wait_until(lambda: fk.progress(db, "news", news)["state"] == "done", 120,
-                  "the campaign done", 0.005, [daemon])
-    pruning = fk.wait_until(lambda: fk.statements_running(db, "DELETE FROM mh_audience%")
-                            or not db.scalar("SELECT COUNT(*) FROM mh_audience"), 30,
-                            "the audience being pruned", 0.001, [daemon])
+    wait_until(lambda: fk.progress(db, "news", news)["state"] == "done", 120,
+               "the campaign done", 0.005, [daemon])
+    pruning = wait_until(lambda: fk.statements_running(db, "DELETE FROM mh_audience%")
+                         or not db.scalar("SELECT COUNT(*) FROM mh_audience"), 30,
+                         "the audience being pruned", 0.001, [daemon])
     offset = fk.log_size(config)
     if pruning is True or not fk.kill_connections(db, pruning):
         pytest.skip("the pruning was over before the cut")
-    fk.wait_until(lambda: "I" in fk.outage_lines(config, offset), 30, "the daemon recovered",
-                  0.05, [daemon])
+    wait_until(lambda: "I" in fk.outage_lines(config, offset), 30, "the daemon recovered",
+               0.05, [daemon])
     if not fk.log_lines(config, "WARNING", "database unreachable", offset) or \
             " news database unreachable" not in read_log(config)[offset:]:
         pytest.skip("the cut missed the pruning statement")
     outcome = fk.exactly_once(db, "news", audience.user_ids)
     assert outcome["duplicates"] == outcome["missing"] == outcome["extra"] == 0, outcome
-    fk.wait_until(lambda: not db.scalar("SELECT COUNT(*) FROM mh_audience"), 5,
-                  "the frozen audience pruned by the running daemon", 0.1, [daemon])
+    wait_until(lambda: not db.scalar("SELECT COUNT(*) FROM mh_audience"), 5,
+               "the frozen audience pruned by the running daemon", 0.1, [daemon])
 
 
 def test_lock_table_full_is_a_server_condition_not_the_campaigns_fault():
@@ -422,13 +420,13 @@ def test_private_server_stopped_and_restarted_mid_fanout(private_mariadb, tmp_pa
         news = db.add_news()
         daemon = daemons.start(config)
         if when == "claim":
-            fk.wait_until(lambda: fk.statements_running(db, "%INTO mh_audience%"), 60,
-                          "the claim's audience statement", 0.01, [daemon])
+            wait_until(lambda: fk.statements_running(db, "%INTO mh_audience%"), 60,
+                       "the claim's audience statement", 0.01, [daemon])
             time.sleep(rng.uniform(0.0, 0.3))
         else:
             goal = int(rng.uniform(0.1, 0.6) * RECIPIENTS)
-            fk.wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
-                          "%d rows written" % goal, 0.01, [daemon])
+            wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
+                       "%d rows written" % goal, 0.01, [daemon])
         before = fk.progress(db, "news", news)
         server.stop(crash=how == "crash")
         down = rng.uniform(2.5, 4.0)
@@ -439,9 +437,9 @@ def test_private_server_stopped_and_restarted_mid_fanout(private_mariadb, tmp_pa
         assert fk.outage_lines(config) == ["W"], read_log(config)[-2000:]
         server.start()
         db.reconnect()
-        fk.wait_until(lambda: fk.progress(db, "news", news)["state"] == "done"
-                      and not db.scalar("SELECT COUNT(*) FROM mh_audience"), 180,
-                      "the campaign done after the restart", 0.05, [daemon])
+        wait_until(lambda: fk.progress(db, "news", news)["state"] == "done"
+                   and not db.scalar("SELECT COUNT(*) FROM mh_audience"), 180,
+                   "the campaign done after the restart", 0.05, [daemon])
         assert daemon.poll() is None
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(15) == 0
@@ -513,8 +511,8 @@ def test_stalled_instance_never_commits_after_a_takeover(db, tmp_path, daemons, 
     news = db.add_news()
     a = daemons.start(config_a)
     goal = int(rng.uniform(0.1, 0.4) * RECIPIENTS)
-    fk.wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
-                  "A wrote %d rows" % goal, 0.01, [a])
+    wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
+               "A wrote %d rows" % goal, 0.01, [a])
     blocker = None
     try:
         if stall == "waiting-on-run-row":
@@ -525,8 +523,8 @@ def test_stalled_instance_never_commits_after_a_takeover(db, tmp_path, daemons, 
                 cursor.execute("BEGIN")
                 cursor.execute("SELECT id FROM mh_campaign_run WHERE job = 'news' AND "
                                "campaign_id = %s FOR UPDATE", [news])
-            fk.wait_until(lambda: fk.lock_waiters(db, fk.connection_ids(db) - {blocker_id}),
-                          30, "A waiting for the run row", 0.01, [a])
+            wait_until(lambda: fk.lock_waiters(db, fk.connection_ids(db) - {blocker_id}),
+                       30, "A waiting for the run row", 0.01, [a])
         else:
             time.sleep(rng.uniform(0.0, 0.05))
         a.send_signal(signal.SIGSTOP)
@@ -538,20 +536,20 @@ def test_stalled_instance_never_commits_after_a_takeover(db, tmp_path, daemons, 
         stopped = fk.snapshot(db, "news", news)
         assert stopped["state"] == "running" and stopped["written"] == stopped["rows"]
         assert fk.kill_connections(db, [a_lock]) == 1
-        fk.wait_until(lambda: fk.lock_holder(db) is None, 10, "A's lock released", 0.01)
+        wait_until(lambda: fk.lock_holder(db) is None, 10, "A's lock released", 0.01)
         b = daemons.start(config_b)
-        fk.wait_until(lambda: fk.lock_holder(db) not in (None, a_lock), 30,
-                      "B holding the lock", 0.01, [b])
+        wait_until(lambda: fk.lock_holder(db) not in (None, a_lock), 30,
+                   "B holding the lock", 0.01, [b])
         if in_chunk or blocker:
             # B must wait on the run row, and write nothing, for as long as A stalls.
-            fk.wait_until(lambda: fk.lock_waiters(db, fk.connection_ids(db) - a_ids), 30,
-                          "B waiting for the run row", 0.01, [b])
+            wait_until(lambda: fk.lock_waiters(db, fk.connection_ids(db) - a_ids), 30,
+                       "B waiting for the run row", 0.01, [b])
             time.sleep(2.0)
             assert fk.progress(db, "news", news)["written"] == stopped["written"]
             assert b.poll() is None
         else:
-            fk.wait_until(lambda: fk.progress(db, "news", news)["written"]
-                          > stopped["written"], 30, "B writing", 0.01, [b])
+            wait_until(lambda: fk.progress(db, "news", news)["written"]
+                       > stopped["written"], 30, "B writing", 0.01, [b])
         if blocker:
             blocker.rollback()  # the run row goes to A's pending FOR UPDATE (or to B's)
             time.sleep(0.5)
@@ -559,10 +557,10 @@ def test_stalled_instance_never_commits_after_a_takeover(db, tmp_path, daemons, 
         if blocker:
             blocker.close()
         a.send_signal(signal.SIGCONT)
-    fk.wait_until(lambda: fk.progress(db, "news", news)["state"] == "done", 120,
-                  "B finishing the campaign", 0.05, [a, b])
-    fk.wait_until(lambda: fk.log_lines(config_a, "WARNING", "standing by"), 30,
-                  "A standing by", 0.05, [a])
+    wait_until(lambda: fk.progress(db, "news", news)["state"] == "done", 120,
+               "B finishing the campaign", 0.05, [a, b])
+    wait_until(lambda: fk.log_lines(config_a, "WARNING", "standing by"), 30,
+               "A standing by", 0.05, [a])
     sizes = fk.chunks_in_commit_order(db, 230)
     late = assert_fenced(sizes, stopped["written"], in_chunk and not blocker)
     for process in (a, b):

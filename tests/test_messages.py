@@ -535,7 +535,7 @@ def test_small_batch_size_writes_each_recipient_once(db, run_once, job):
 
 
 def test_once_process_exits_1_when_a_campaign_fails_and_writes_the_others(db, config_path):
-    from conftest import run_main
+    from testkit.process import run_main
     user = db.add_carded_user()
     good = db.add_news(admin_id="ok-news")
     bad = db.add_news(content="{broken")

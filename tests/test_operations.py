@@ -9,17 +9,10 @@ from typing import Dict, List, Tuple
 
 import pytest
 
-from conftest import ROOT, apply_sql_file, connect, read_log, run_main, write_config
 from mg_handling.commands import display_width
-from test_process import add_matching_users, assert_exactly_once, start_daemon, wait_for
-
-
-def one_line(result) -> str:
-    """A user error: exactly one line on stderr, no traceback."""
-    assert "Traceback" not in result.stderr + result.stdout
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+from testkit.db import add_matching_users, apply_sql_file, assert_exactly_once, connect
+from testkit.process import ROOT, one_line, read_log, run_main, start_daemon, write_config
+from testkit.wait import wait_until
 
 
 def per_code(output: str) -> Dict[Tuple[str, str], Tuple[str, int]]:
@@ -186,13 +179,13 @@ def test_user_errors_answer_one_line_and_a_non_zero_code(db, config_path, args, 
                                                          message):
     result = run_main(config_path, *args)
     assert result.returncode == code
-    assert message in one_line(result)
+    assert message in one_line(result.stderr)
 
 
 def test_an_unreachable_database_is_one_line_or_a_critical_check(tmp_path):
     config = write_config(str(tmp_path / "db.conf"), "mh_test_x", {"port": 1})
     result = run_main(config, "status")
-    assert result.returncode == 2 and "Can't connect" in one_line(result)
+    assert result.returncode == 2 and "Can't connect" in one_line(result.stderr)
     check = run_main(config, "status", "--check")
     assert check.returncode == 2 and check.stdout.startswith("CRITICAL: ")
     assert len(check.stdout.strip().splitlines()) == 1
@@ -295,10 +288,10 @@ def test_cancel_before_start_and_retry_of_a_cancelled_or_expired_campaign(
     for command, message in (("retry", "a retry would send it twice"),
                              ("cancel", "nothing to cancel")):
         refused = run_main(config_path, command, "activity", str(old))
-        assert refused.returncode == 1 and message in one_line(refused)
+        assert refused.returncode == 1 and message in one_line(refused.stderr)
     never = db.add_promotion(push_time=db.now() + 3600)
     refused = run_main(config_path, "retry", "promotion", str(never))
-    assert refused.returncode == 1 and "has no run yet" in one_line(refused)
+    assert refused.returncode == 1 and "has no run yet" in one_line(refused.stderr)
 
 
 def test_cancel_and_retry_a_running_campaign_on_a_live_daemon(db, tmp_path):
@@ -308,24 +301,24 @@ def test_cancel_and_retry_a_running_campaign_on_a_live_daemon(db, tmp_path):
                           max_rows_per_second=800)   # 7.5 s of writing
     daemon = start_daemon(config)
     try:
-        wait_for(lambda: (db.run("news", news) or {}).get("written"), timeout=30)
+        wait_until(lambda: (db.run("news", news) or {}).get("written"), timeout=30)
         report = json.loads(run_main(config, "status", "--json").stdout)
         assert (report["instance"]["pid"], report["check"]["status"]) == (daemon.pid, "OK")
         [running] = [c for c in report["campaigns"] if c["state"] == "running"]
         assert running["campaign_id"] == news and 0 < running["written"] < 6000
         refused = run_main(config, "retry", "news", str(news))
-        assert refused.returncode == 1 and "is running" in one_line(refused)
+        assert refused.returncode == 1 and "is running" in one_line(refused.stderr)
 
         result = run_main(config, "cancel", "news", str(news))
         assert result.returncode == 0, result.stderr
         kept = int(re.search(r"([\d,]+) of 6,000 rows had been written", result.stdout)
                    .group(1).replace(",", ""))
         assert 0 < kept < 6000 and kept % 200 == 0   # stopped between two chunks
-        wait_for(lambda: "stopped: cancelled after %d of 6000 rows" % kept
-                 in read_log(config), timeout=10)
+        wait_until(lambda: "stopped: cancelled after %d of 6000 rows" % kept
+                   in read_log(config), timeout=10)
         other = db.add_carded_user(city="C2")
         activity = db.add_activity(region="C2")
-        wait_for(lambda: (db.run("activity", activity) or {}).get("state") == "done")
+        wait_until(lambda: (db.run("activity", activity) or {}).get("state") == "done")
         run = db.run("news", news)
         assert (run["state"], run["written"], run["last_error"]) == (
             "cancelled", kept, "cancelled by operator")
@@ -335,7 +328,7 @@ def test_cancel_and_retry_a_running_campaign_on_a_live_daemon(db, tmp_path):
         result = run_main(config, "retry", "news", str(news))
         assert result.returncode == 0
         assert "goes on after the {:,} rows already written".format(kept) in result.stdout
-        wait_for(lambda: db.run("news", news)["state"] == "done", timeout=30)
+        wait_until(lambda: db.run("news", news)["state"] == "done", timeout=30)
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(10) == 0

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import time
 
-from conftest import connect, read_log, write_config
-from test_process import (add_matching_users, assert_exactly_once, start_daemon, state,
-                          wait_for, written)
+from testkit.db import add_matching_users, assert_exactly_once, connect, state, written
+from testkit.process import read_log, start_daemon, write_config
+from testkit.wait import wait_until
 from mg_handling.lock import lock_name
 
 
@@ -38,7 +38,7 @@ def test_connections_killed_mid_fanout_never_double_write(db, tmp_path):
                 time.sleep(0.3)
             else:
                 time.sleep(0.02)
-        wait_for(lambda: state(db, "news", news) == "done", timeout=90)
+        wait_until(lambda: state(db, "news", news) == "done", timeout=90)
         assert cuts >= 2, "the fan-out ended before the connections were cut"
         assert daemon.poll() is None, "the daemon died"
     finally:
@@ -59,7 +59,7 @@ def test_no_chunk_is_written_while_another_session_holds_the_lock(db, tmp_path):
     daemon = start_daemon(config)
     thief = connect(db.name)
     try:
-        wait_for(lambda: written(db, "news", news) > 0)
+        wait_until(lambda: written(db, "news", news) > 0)
         name = lock_name(db.name)
         with thief.cursor() as cursor:
             for _ in range(50):  # the daemon's keeper may win the race: cut again
@@ -77,7 +77,7 @@ def test_no_chunk_is_written_while_another_session_holds_the_lock(db, tmp_path):
         assert written(db, "news", news) == frozen, "a chunk was written without the lock"
         assert state(db, "news", news) == "running"
         thief.close()  # the lock is free again: the daemon takes it back and finishes
-        wait_for(lambda: state(db, "news", news) == "done", timeout=60)
+        wait_until(lambda: state(db, "news", news) == "done", timeout=60)
         assert daemon.poll() is None
     finally:
         if thief.open:

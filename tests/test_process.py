@@ -3,64 +3,18 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
-import uuid
 
 import pytest
 
-from conftest import ROOT, connect, main_command, read_log, run_main, write_config
-
-
-def add_matching_users(db, count: int) -> set:
-    """`count` users whose default card matches city C1 / industry I11 / func F1."""
-    users = []
-    for _ in range(count):
-        users.append((uuid.uuid4().hex, uuid.uuid4().hex))
-    db.insert_many("account_basic", ({"user_id": u, "mobile": "", "email": "", "status": "active"}
-                                     for u, _ in users))
-    db.insert_many("account_basic_detail", ({"user_id": u, "real_name": "李四", "card_id": c,
-                                             "city_code": "C1"} for u, c in users))
-    db.insert_many("card_info_jsonver", ({"card_id": c, "user_id": u, "cityM_code": "C1"}
-                                         for u, c in users))
-    db.insert_many("company_info_jsonVer", ({"card_id": c, "ind_code": "I11", "func_code": "F1"}
-                                            for _, c in users))
-    return {u for u, _ in users}
-
-
-def start_daemon(config_path: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen(main_command(config_path, *extra), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for %s" % predicate)
-
-
-def written(db, job: str, campaign_id: int) -> int:
-    return (db.run(job, campaign_id) or {}).get("written", 0)
-
-
-def state(db, job: str, campaign_id: int):
-    return (db.run(job, campaign_id) or {}).get("state")
+from testkit.db import add_matching_users, assert_exactly_once, connect, state, written
+from testkit.process import read_log, run_main, start_daemon, write_config
+from testkit.wait import wait_until
 
 
 def daemon_table_exists(db, table: str) -> bool:
     return bool(db.scalar("SELECT COUNT(*) FROM information_schema.tables "
                           "WHERE table_schema = %s AND table_name = %s", [db.name, table]))
-
-
-def assert_exactly_once(db, message_type: int, expected: set) -> None:
-    rows = db.queue_rows(message_type)
-    recipients = [row["to_uid"] for row in rows]
-    assert len(recipients) == len(set(recipients)), "duplicate recipient rows"
-    assert set(recipients) == expected
 
 
 def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_path):
@@ -71,7 +25,7 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
     for _ in range(3):
         daemon = start_daemon(config)
         try:
-            wait_for(lambda: written(db, "news", news) > 0 or state(db, "news", news) == "done")
+            wait_until(lambda: written(db, "news", news) > 0 or state(db, "news", news) == "done")
         except AssertionError:
             daemon.kill()  # never leave a daemon behind a failed test
             daemon.wait(10)
@@ -103,8 +57,8 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
 def test_second_instance_exits_2_and_names_the_holder(db, config_path):
     first = start_daemon(config_path)
     try:
-        wait_for(lambda: daemon_table_exists(db, "mh_instance")
-                 and db.scalar("SELECT COUNT(*) FROM mh_instance"))
+        wait_until(lambda: daemon_table_exists(db, "mh_instance")
+                   and db.scalar("SELECT COUNT(*) FROM mh_instance"))
         second = run_main(config_path, "--once", timeout=30)
         assert second.returncode == 2
         assert "another instance holds the lock" in second.stderr
@@ -120,7 +74,7 @@ def test_sigterm_exits_0_promptly_and_leaves_no_half_chunk(db, tmp_path):
     news = db.add_news()
     config = write_config(str(tmp_path / "db.conf"), db.name, batch_size=500)
     daemon = start_daemon(config)
-    wait_for(lambda: written(db, "news", news) > 0)
+    wait_until(lambda: written(db, "news", news) > 0)
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(10) == 0
     run = db.run("news", news)
@@ -133,7 +87,7 @@ def test_sigterm_exits_0_promptly_and_leaves_no_half_chunk(db, tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_idle_daemon_stops_on_signal_with_exit_0(db, config_path, signum):
     daemon = start_daemon(config_path)
-    wait_for(lambda: "started" in read_log(config_path))
+    wait_until(lambda: "started" in read_log(config_path))
     daemon.send_signal(signum)
     assert daemon.wait(10) == 0
 
@@ -143,9 +97,9 @@ def test_running_daemon_sees_campaigns_created_after_it_started(db, config_path)
     daemon = start_daemon(config_path)
     try:
         first = db.add_news()
-        wait_for(lambda: state(db, "news", first) == "done", timeout=20)
+        wait_until(lambda: state(db, "news", first) == "done", timeout=20)
         second = db.add_activity()
-        wait_for(lambda: state(db, "activity", second) == "done", timeout=20)
+        wait_until(lambda: state(db, "activity", second) == "done", timeout=20)
         assert db.recipients(230) == [user] and db.recipients(231) == [user]
     finally:
         daemon.terminate()
@@ -155,7 +109,7 @@ def test_running_daemon_sees_campaigns_created_after_it_started(db, config_path)
 def test_long_running_mode_waits_for_an_unreachable_database(tmp_path):
     config = write_config(str(tmp_path / "db.conf"), "mh_test_x", {"port": 1})
     daemon = start_daemon(config)
-    wait_for(lambda: "cannot start yet" in read_log(config), timeout=20)
+    wait_until(lambda: "cannot start yet" in read_log(config), timeout=20)
     assert daemon.poll() is None, "the daemon exited instead of waiting"
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(10) == 0
@@ -178,15 +132,15 @@ def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_lose
     blocker = connect(db.name)
     daemon = start_daemon(config_path)
     try:
-        wait_for(lambda: daemon_table_exists(db, "mh_instance"))
+        wait_until(lambda: daemon_table_exists(db, "mh_instance"))
         with blocker.cursor() as cursor:  # an uncommitted run row: the claim must wait on it
             cursor.execute("BEGIN")
             cursor.execute("INSERT INTO mh_campaign_run (job, campaign_id, state) "
                            "VALUES ('news', %s, 'pending')", [news])
         db.query("UPDATE sns_qa_push_setting SET status = 1 WHERE id = %s", [news])
-        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
-                                   "DB = %s AND INFO LIKE 'INSERT IGNORE INTO mh_campaign_run%%'",
-                                   [db.name]))
+        wait_until(lambda: db.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE "
+                                     "DB = %s AND INFO LIKE 'INSERT IGNORE INTO mh_campaign_run%%'",
+                                     [db.name]))
         started = time.monotonic()
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(15) == 0

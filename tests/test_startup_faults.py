@@ -32,26 +32,14 @@ import time
 
 import pytest
 
-from conftest import SERVER, read_log, run_main, write_config
-from test_process import start_daemon, wait_for
+from testkit.db import SERVER
+from testkit.process import free_port, one_line, read_log, run_main, start_daemon, write_config
+from testkit.wait import wait_until
 
 PASSWORD = "Wr0ng#Pw;%(x)s-7c1e"  # distinctive: not a word, not a prefix of anything logged
 LOG_TIME = "%Y-%m-%d %H:%M:%S,%f"
 RETRY = re.compile(r"^(?P<time>\S+ \S+) WARNING MainThread cannot start yet \(.*\); "
                    r"trying again in (?P<delay>\d+) s$", re.M)
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on (right now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
 
 
 def config_for(tmp_path, database="mh_test_startup_nowhere", **connection_and_main):
@@ -210,15 +198,15 @@ def test_long_running_mode_backs_off_then_writes_once_the_database_is_reachable(
     config = write_config(str(tmp_path / "db.conf"), db.name, {"port": forwarder.port})
     daemon = start_daemon(config)
     try:
-        wait_for(lambda: len(RETRY.findall(read_log(config))) >= 2, timeout=15,
-                 interval=0.05)
+        wait_until(lambda: len(RETRY.findall(read_log(config))) >= 2, timeout=15,
+                   interval=0.05)
         assert daemon.poll() is None, "the daemon exited instead of waiting"
         assert db.queue_rows() == []
         forwarder.start()
-        wait_for(lambda: all((db.run(job, campaign) or {}).get("state") == "done"
-                             for job, campaign in (("news", news), ("promotion", promotion),
-                                                   ("activity", activity))),
-                 timeout=20, interval=0.1)
+        wait_until(lambda: all((db.run(job, campaign) or {}).get("state") == "done"
+                               for job, campaign in (("news", news), ("promotion", promotion),
+                                                     ("activity", activity))),
+                   timeout=20, interval=0.1)
         assert stop(daemon) == 0
     finally:
         stop(daemon, timeout=0.1)
@@ -304,7 +292,7 @@ def test_world_readable_config_is_a_warning_at_start_of_the_long_running_mode(db
     os.chmod(config, 0o644)
     daemon = start_daemon(config)
     try:
-        wait_for(lambda: "message_handling started" in read_log(config), timeout=20)
+        wait_until(lambda: "message_handling started" in read_log(config), timeout=20)
     finally:
         assert stop(daemon) == 0
     warning = one_line("\n".join(warnings_before_start(config)))

@@ -12,12 +12,13 @@ import threading
 import time
 
 from mg_handling import engine, service
-from test_process import add_matching_users, assert_exactly_once, start_daemon, wait_for, written
+from testkit.db import add_matching_users, assert_exactly_once, written
+from testkit.process import start_daemon, write_config
+from testkit.wait import wait_until
 from util.config import load_config
 
 
 def run_in_thread(config_path: str, **main) -> threading.Thread:
-    from conftest import write_config
     path = write_config(config_path, load_config(config_path).db.database, **main)
     result = {}
     thread = threading.Thread(target=lambda: result.setdefault(
@@ -35,7 +36,7 @@ def set_state(db, job: str, campaign_id: int, state: str) -> None:
 def cancel_mid_way(db, config_path: str, news: int, after_rows: int) -> None:
     """A throttled one-shot run of the news campaign, cancelled once it wrote `after_rows`."""
     thread = run_in_thread(config_path, batch_size=100, max_rows_per_second=1000)
-    wait_for(lambda: written(db, "news", news) >= after_rows, timeout=30)
+    wait_until(lambda: written(db, "news", news) >= after_rows, timeout=30)
     set_state(db, "news", news, "cancelled")
     thread.join(30)
     assert thread.result["code"] == 0
@@ -130,7 +131,7 @@ def test_an_idle_job_logs_only_a_heartbeat_and_a_busy_poll_one_line(db, config_p
         thread.start()
         time.sleep(1.0)
         db.add_news()
-        wait_for(lambda: any("poll handled 1 done" in r.getMessage() for r in caplog.records))
+        wait_until(lambda: any("poll handled 1 done" in r.getMessage() for r in caplog.records))
         time.sleep(0.5)
     finally:
         stop.set()
@@ -148,8 +149,8 @@ def test_the_long_running_mode_prunes_a_done_audience_after_the_poll(db, config_
     news = db.add_news()
     daemon = start_daemon(config_path)
     try:
-        wait_for(lambda: written(db, "news", news) == 500, timeout=30)
-        wait_for(lambda: db.scalar("SELECT COUNT(*) FROM mh_audience") == 0, timeout=10)
+        wait_until(lambda: written(db, "news", news) == 500, timeout=30)
+        wait_until(lambda: db.scalar("SELECT COUNT(*) FROM mh_audience") == 0, timeout=10)
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(10)

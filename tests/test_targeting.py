@@ -19,7 +19,8 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import pytest
 
-from conftest import ROOT, apply_sql_file
+from testkit.db import apply_sql_file
+from testkit.process import ROOT
 from mg_handling import targeting
 
 NEWS = 230

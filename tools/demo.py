@@ -5,7 +5,7 @@ Run from anywhere as a plain script (`.venv/bin/python tools/demo.py`):
 
 1. reads db.conf (repo root), section [database_demo], and refuses any
    database name that does not start with mh_demo, because it DROPS it;
-2. recreates that database, loads mg_handling/sql/legacy_schema.sql and the
+2. recreates that database, loads testkit/legacy_schema.sql and the
    demo data of tools/demo_data.py (3000 users, one due and one not-yet-due
    campaign per kind);
 3. runs `main.py --once --env database_demo` from the repo root;
@@ -29,8 +29,8 @@ if ROOT not in sys.path:
 import pymysql  # noqa: E402
 
 from mg_handling.commands import display_width  # noqa: E402
+from testkit.db import recreate_database  # noqa: E402
 from util.config import ConfigError, load_config  # noqa: E402
-from util.db import split_statements  # noqa: E402
 
 try:
     from tools.demo_data import load_demo_data  # noqa: E402
@@ -39,7 +39,6 @@ except ImportError:  # another package named `tools` shadows ours
     from demo_data import load_demo_data  # noqa: E402
 
 CONFIG_PATH = os.path.join(ROOT, "db.conf")
-SCHEMA_PATH = os.path.join(ROOT, "mg_handling", "sql", "legacy_schema.sql")
 ENV = "database_demo"
 DEMO_PREFIX = "mh_demo"
 RUN_TABLE = "mh_campaign_run"
@@ -135,19 +134,11 @@ def connect(db, database=None, autocommit: bool = False):
                         % (db.host, db.port, db.user, error.args[-1])) from None
 
 
-def recreate_database(db, schema_path: str = SCHEMA_PATH) -> None:
+def recreate_demo_database(db) -> None:
     """DROP and CREATE the demo database, then load the legacy schema."""
-    with open(schema_path, encoding="utf-8") as handle:
-        statements = split_statements(handle.read())
     connection = connect(db, autocommit=True)
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP DATABASE IF EXISTS `%s`" % db.database)
-            cursor.execute("CREATE DATABASE `%s` CHARACTER SET utf8mb4"
-                           " COLLATE utf8mb4_general_ci" % db.database)
-            cursor.execute("USE `%s`" % db.database)
-            for statement in statements:
-                cursor.execute(statement)
+        recreate_database(connection, db.database, DEMO_PREFIX)
     finally:
         connection.close()
 
@@ -296,7 +287,7 @@ def main() -> int:
     try:
         config = load_demo_config()
         started = time.time()
-        recreate_database(config.db)
+        recreate_demo_database(config.db)
         summary = fill_database(config.db)
         print_summary(config.db, summary, time.time() - started)
         status = run_daemon()

@@ -1,7 +1,7 @@
 """A realistic, deterministic demo data set for the legacy schema.
 
 `load_demo_data(connection)` fills an EMPTY legacy schema (see
-mg_handling/sql/legacy_schema.sql, already created) through a PyMySQL
+testkit/legacy_schema.sql, already created) through a PyMySQL
 connection: regions, industries, users with their default cards and
 companies, card holders who are not registered users, first-use industries,
 and one due plus one not-yet-due campaign of each kind (news, SMS promotion,

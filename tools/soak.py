@@ -49,9 +49,10 @@ if ROOT not in sys.path:
 
 import pymysql  # noqa: E402
 
-from mg_handling.queries import read_sql  # noqa: E402
 from mg_handling.service import JOBS  # noqa: E402
-from util.db import split_statements  # noqa: E402
+from testkit.db import connect as connect_dicts  # noqa: E402
+from testkit.db import drop_database, recreate_database  # noqa: E402
+from testkit.process import main_command, proc_status_kib, write_config  # noqa: E402
 
 PREFIX = "mh_soak"
 CITIES_PER_PROVINCE = 5
@@ -60,10 +61,6 @@ FIRST_MINUTE = 60.0
 RSS_TOLERANCE = 0.10
 MAX_CONNECTIONS = len(JOBS) + 2 + 1   # the pool of service.start, and the lock's own
 LATER = 180                  # push_time now + 180: due 30 s later with push_ahead 150
-SERVER = dict(host=os.environ.get("MH_DB_HOST", "127.0.0.1"),
-              port=int(os.environ.get("MH_DB_PORT", "3306")),
-              user=os.environ.get("MH_DB_USER", "root"),
-              password=os.environ.get("MH_DB_PASSWORD", ""))
 
 
 class SetupError(Exception):
@@ -101,8 +98,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 
 def connect(database: Optional[str] = None) -> Any:
-    return pymysql.connect(database=database, charset="utf8mb4", autocommit=True,
-                           **SERVER)
+    """The soak reads rows as tuples."""
+    return connect_dicts(database, cursorclass=pymysql.cursors.Cursor)
 
 
 def query(conn: Any, sql: str, params: Any = None) -> List[tuple]:
@@ -123,14 +120,9 @@ def province(index: int) -> str:
 
 def create_database(name: str, cities: int, per_city: int) -> None:
     """The legacy schema and its users, set-based (a few seconds for 45,000 users)."""
-    assert name.startswith(PREFIX)
     admin = connect()
     try:
-        query(admin, "DROP DATABASE IF EXISTS `%s`" % name)
-        query(admin, "CREATE DATABASE `%s` CHARACTER SET utf8mb4" % name)
-        query(admin, "USE `%s`" % name)
-        for statement in split_statements(read_sql("legacy_schema.sql")):
-            query(admin, statement)
+        recreate_database(admin, name, PREFIX)
         with admin.cursor() as cursor:
             cursor.executemany(
                 "INSERT INTO province_city_code (country, province_code, province,"
@@ -171,15 +163,6 @@ def create_database(name: str, cities: int, per_city: int) -> None:
                      " FROM soak_seq" % (matching, matching))
         query(admin, "DROP TABLE soak_seq")
         query(admin, "DROP TABLE soak_digit")
-    finally:
-        admin.close()
-
-
-def drop_database(name: str) -> None:
-    assert name.startswith(PREFIX)
-    admin = connect()
-    try:
-        query(admin, "DROP DATABASE IF EXISTS `%s`" % name)
     finally:
         admin.close()
 
@@ -270,17 +253,6 @@ class Campaigns:
 
 
 # ---------------------------------------------------------------- measurements
-
-def rss_kib(pid: int) -> Optional[int]:
-    try:
-        with open("/proc/%d/status" % pid) as handle:
-            for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
 
 def daemon_connections(conn: Any, database: str, own: Set[int]) -> int:
     """Server connections to the soak database that are not this script's."""
@@ -384,19 +356,6 @@ def log_lines(path: str, level: str) -> List[str]:
 
 # ---------------------------------------------------------------- the run
 
-def write_config(folder: str, args: argparse.Namespace) -> str:
-    path = os.path.join(folder, "db.conf")
-    lines = ["[main]", "env = database_soak", "poll_interval = %s" % args.poll_interval,
-             "batch_size = %d" % args.batch_size, "log_file = pushing.log", "",
-             "[database_soak]"]
-    lines += ["%s = %s" % item for item in SERVER.items()]
-    lines += ["database = %s" % args.database, ""]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
-    os.chmod(path, 0o600)
-    return path
-
-
 def fmt_mib(kib: Optional[int]) -> str:
     return "?" if kib is None else "%.1f MiB" % (kib / 1024.0)
 
@@ -416,15 +375,15 @@ def soak(args: argparse.Namespace) -> int:
              time.monotonic() - started), flush=True)
 
     folder = tempfile.mkdtemp(prefix="mh_soak_")
-    config = write_config(folder, args)
+    config = write_config(os.path.join(folder, "db.conf"), args.database, env="database_soak",
+                          poll_interval=args.poll_interval, batch_size=args.batch_size)
     log_path = os.path.join(folder, "pushing.log")
     writer, monitor = connect(args.database), connect(args.database)
     own = {query(writer, "SELECT CONNECTION_ID()")[0][0],
            query(monitor, "SELECT CONNECTION_ID()")[0][0]}
     campaigns = Campaigns(writer, rng, args.cities, args.users_per_city)
     samples = Samples()
-    daemon = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), "--config",
-                               config], cwd=ROOT, stdout=subprocess.PIPE,
+    daemon = subprocess.Popen(main_command(config), cwd=ROOT, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     problems: List[str] = []
     drained = 0.0
@@ -441,7 +400,7 @@ def soak(args: argparse.Namespace) -> int:
                 campaigns.add_round()
                 next_round += args.every
             if now >= next_sample:
-                samples.add(now - start, rss_kib(daemon.pid),
+                samples.add(now - start, proc_status_kib(daemon.pid, "VmRSS"),
                             daemon_connections(monitor, args.database, own))
                 next_sample += args.sample
             minute = int((now - start) // 60)
@@ -460,7 +419,7 @@ def soak(args: argparse.Namespace) -> int:
         drained = time.monotonic() - drain_started
         if daemon.poll() is None:
             time.sleep(max(2 * args.poll_interval, 1.0))  # idle: every thread back asleep
-            samples.add(time.monotonic() - start, rss_kib(daemon.pid),
+            samples.add(time.monotonic() - start, proc_status_kib(daemon.pid, "VmRSS"),
                         daemon_connections(monitor, args.database, own))
     finally:
         if daemon.poll() is None:
@@ -550,9 +509,9 @@ def soak(args: argparse.Namespace) -> int:
         print("  (log and config kept in %s; database %s kept)" % (folder, args.database))
     else:
         shutil.rmtree(folder, ignore_errors=True)
-        writer.close()
         monitor.close()
-        drop_database(args.database)
+        drop_database(writer, args.database, PREFIX)
+        writer.close()
     return 0
 
 
