@@ -24,13 +24,13 @@ from mg_handling.job import Job
 from mg_handling.messages import Delivery
 from mg_handling.jobs import JOBS, JOBS_BY_NAME
 from mg_handling.lock import lock_name
-from mg_handling.states import SETTLED, RunState, sql_values
+from mg_handling.states import SETTLED, RunState
 from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
 from util.config import Config
 
 OVERDUE_SECONDS = 300
 STUCK_SECONDS = 300
-UNSENT_STATES = sql_values(SETTLED)
+UNSENT_STATES = tuple(state.value for state in RunState if state in SETTLED)  # enum order
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 TITLE_WIDTH = 24

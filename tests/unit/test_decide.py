@@ -1,38 +1,40 @@
-"""engine.decide (what to do with a due campaign row) and engine.fingerprint (when a settled
-campaign is looked at again), from hand-built rows. No database.
-
-Kept in its own file: both signatures may change with the store and the RunState enum
-(issue 10)."""
+"""decision.decide (what to do with a due campaign) and Campaign.fingerprint (when a
+settled campaign is looked at again), from hand-built campaigns. No database."""
 import json
 from datetime import datetime
 
 import pytest
 
 from mg_handling.activity import ActivityJob
-from mg_handling.engine import Plan, Settings, Settle, decide, fingerprint
+from mg_handling.decision import Plan, Settings, Settle, decide
 from mg_handling.news import NewsJob
+from mg_handling.states import RunState
+from mg_handling.store import Campaign
 from mg_handling.targeting import Targeting
 
 NOW = 1767225600          # the database server's clock (db_now of the due query)
 SETTINGS = Settings(push_ahead_seconds=150, batch_size=1000, max_lateness_seconds=3600)
 
 
+def campaign(job, row, db_now=NOW):
+    return Campaign(job, row["id"], row, db_now)
+
+
 def news_row(**values):
     row = {"id": 11, "push_time": NOW - 60, "region": "C1，C2", "industry": "I11",
            "func": "F1", "admin_id": "编辑-1", "status": 1, "created_time": 1700000000,
-           "content": json.dumps([{"newsid": "n1", "title": "今日要闻 📰"}], ensure_ascii=False),
-           "db_now": NOW}
+           "content": json.dumps([{"newsid": "n1", "title": "今日要闻 📰"}], ensure_ascii=False)}
     row.update(values)
-    return row
+    return campaign("news", row)
 
 
 def activity_row(**values):
     row = {"id": 12, "activity_id": "act-1", "onlinetime": NOW - 60, "offlinetime": 0,
            "region": "P1", "industry": "I1", "func": "F2", "title": "周年庆 🎂",
            "content": "活动内容", "image": "", "url": "https://x/a", "json_data": "",
-           "user_id": "运营", "created_time": 1700000002, "db_now": NOW}
+           "user_id": "运营", "created_time": 1700000002}
     row.update(values)
-    return row
+    return campaign("activity", row)
 
 
 # ---------------------------------------------------------------- decide
@@ -59,7 +61,7 @@ def test_a_good_row_gets_its_plan():
 ])
 def test_a_row_that_cannot_be_sent_fails_naming_the_field(job, row, reason):
     decision = decide(job, row, SETTINGS)
-    assert isinstance(decision, Settle) and decision.state == "failed"
+    assert isinstance(decision, Settle) and decision.state == RunState.FAILED
     assert decision.reason.startswith(reason)
 
 
@@ -72,7 +74,7 @@ def test_a_row_that_cannot_be_sent_fails_naming_the_field(job, row, reason):
 ])
 def test_an_empty_target_list_is_skipped_never_everyone(values, empty):
     assert decide(NewsJob(), news_row(**values), SETTINGS) == Settle(
-        "skipped", "%s empty: an empty target list never means everyone" % empty)
+        RunState.SKIPPED, "%s empty: an empty target list never means everyone" % empty)
 
 
 @pytest.mark.parametrize("late,limit,retry,expired", [
@@ -86,7 +88,7 @@ def test_lateness(late, limit, retry, expired):
     settings = Settings(push_ahead_seconds=150, batch_size=1000, max_lateness_seconds=limit)
     decision = decide(ActivityJob(), activity_row(onlinetime=NOW - late), settings, retry=retry)
     if expired:
-        assert decision == Settle("expired", "%d s overdue, more than max_lateness_seconds %d"
+        assert decision == Settle(RunState.EXPIRED, "%d s overdue, more than max_lateness_seconds %d"
                                   % (late, limit))
     else:
         assert isinstance(decision, Plan)
@@ -100,20 +102,20 @@ def test_a_throttled_chunk_holds_at_most_one_second_of_writing(batch, rate, chun
 
 # ---------------------------------------------------------------- fingerprint
 
-def with_run(row, **run):
-    return dict(row, run_id=run.get("run_id", 3), run_state=run.get("run_state", "failed"),
-                run_fingerprint=run.get("run_fingerprint", "f" * 64),
-                db_now=run.get("db_now", NOW))
+def fingerprint(campaign_or_row):
+    if isinstance(campaign_or_row, Campaign):
+        return campaign_or_row.fingerprint()
+    return campaign("news", campaign_or_row).fingerprint()
 
 
-def test_fingerprint_ignores_the_run_bookkeeping_and_the_clock():
+def test_fingerprint_ignores_the_clock():
     row = news_row()
-    assert fingerprint(with_run(row)) == fingerprint(with_run(
-        row, run_id=99, run_state="skipped", run_fingerprint="0" * 64, db_now=NOW + 3600))
+    assert row.fingerprint() == campaign("news", dict(row.columns), db_now=NOW + 3600
+                                         ).fingerprint()
 
 
 def test_fingerprint_ignores_the_column_order():
-    row = news_row()
+    row = dict(news_row().columns)
     assert fingerprint(row) == fingerprint(dict(reversed(list(row.items()))))
 
 
@@ -126,12 +128,12 @@ def test_fingerprint_ignores_the_column_order():
     ("func", None),
 ])
 def test_fingerprint_changes_with_any_campaign_column(column, value):
-    row = news_row()
+    row = dict(news_row().columns)
     assert fingerprint(row) != fingerprint(dict(row, **{column: value}))
 
 
 def test_fingerprint_of_odd_values_is_a_stable_hex_digest():
-    row = activity_row(title="坏的\ud83d", modify_time=datetime(2026, 1, 1, 8, 0))
+    row = dict(activity_row(title="坏的\ud83d", modify_time=datetime(2026, 1, 1, 8, 0)).columns)
     digest = fingerprint(row)
     assert digest == fingerprint(dict(row)) and len(digest) == 64
     assert int(digest, 16) >= 0
