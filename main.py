@@ -101,7 +101,8 @@ def run_daemon(config: Config, once: bool, stop: threading.Event,
     try:
         setup_logging(config.log_file, config.log_level, echo=sys.stderr.isatty())
     except OSError as error:
-        print("message_handling: %s" % error, file=sys.stderr)
+        print("message_handling: %s" % log_file_problem(config.log_file, error),
+              file=sys.stderr)
         return service.EXIT_ERROR
     if detached is not None:
         daemonize.log_detached(detached)
@@ -113,12 +114,24 @@ def run_daemon(config: Config, once: bool, stop: threading.Event,
     return service.run_forever(config, stop)
 
 
+def log_file_problem(path: str, error: OSError) -> str:
+    """Why the log cannot be opened, naming the key that chose it: ENOENT alone would
+    not say whether the file or its folder is missing."""
+    folder = os.path.dirname(path)
+    reason = error.strerror if os.path.isdir(folder) else "the folder %s does not exist" \
+        % folder
+    return "[main] log_file: cannot open %s: %s" % (path, reason)
+
+
 def detach(config: Config, pid_file: Optional[str], stop: threading.Event) -> Any:
     """Become a daemon: every path is resolved and checked while errors still reach
-    the terminal. Raises OSError or a daemonize error."""
+    the terminal. Raises ConfigError, OSError or a daemonize error."""
     folder = os.path.dirname(config.config_path)
     pid_path = os.path.abspath(pid_file or os.path.join(folder, PID_FILE))
-    open(config.log_file, "a", encoding="utf-8").close()
+    try:
+        open(config.log_file, "a", encoding="utf-8").close()
+    except OSError as error:
+        raise ConfigError(log_file_problem(config.log_file, error)) from None
     return daemonize.detach(pid_path, folder, stop, announce="message_handling: detaching; "
                             "pid file %s, log %s" % (pid_path, config.log_file))
 
@@ -137,7 +150,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.daemon:
         try:
             detached = detach(config, args.pid_file, stop)
-        except (OSError, daemonize.AlreadyRunning, daemonize.PidFileError) as error:
+        except (ConfigError, OSError, daemonize.AlreadyRunning,
+                daemonize.PidFileError) as error:
             print("message_handling: %s" % error, file=sys.stderr)
             return service.EXIT_ERROR
     try:

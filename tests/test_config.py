@@ -145,6 +145,18 @@ def test_env_argument_naming_a_missing_section_fails(tmp_path):
     assert "database_prd" in message
 
 
+def test_env_argument_error_names_the_option_not_the_key(tmp_path):
+    """--env nope came from the command line: [main] env is not what is wrong."""
+    message = config_error(tmp_path, conf(), env="nope")
+    assert message.startswith("--env nope: no database section [nope] in ")
+    assert "[main] env" not in message
+
+
+def test_env_key_error_names_the_key(tmp_path):
+    message = config_error(tmp_path, conf(env="nope"))
+    assert message.startswith("[main] env: no database section [nope] in ")
+
+
 @pytest.mark.parametrize("key", ["host", "user", "database"])
 def test_missing_required_database_key_fails_naming_it(tmp_path, key):
     text = conf().replace("%s = " % key, "# %s = " % key, 1)
@@ -215,6 +227,15 @@ def test_non_ini_file_is_a_clear_error(tmp_path, content):
     assert str(path) in str(caught.value)
 
 
+def test_byte_order_mark_is_accepted(tmp_path):
+    """Windows editors (Notepad) save UTF-8 with a byte-order mark."""
+    path = tmp_path / "db.conf"
+    path.write_bytes(b"\xef\xbb\xbf" + conf(main="# 中文注释 📰\n").encode("utf-8"))
+    config = load_config(str(path))
+    assert config.env == "database_dev"
+    assert config.db.password == PASSWORD
+
+
 # ---------------------------------------------------------------- main.py start-up errors
 
 def one_line(text):
@@ -240,7 +261,30 @@ def test_unknown_env_option_exits_2_with_one_line(tmp_path):
     path = real_conf(tmp_path)
     result = run_main(path, "--once", "--env", "database_missing", timeout=30)
     assert result.returncode == 2
-    assert "database_missing" in one_line(result.stderr)
+    assert one_line(result.stderr).startswith(
+        "message_handling: --env database_missing: no database section [database_missing]")
+
+
+@pytest.mark.parametrize("mode", ["--once", "--daemon"])
+def test_log_file_in_a_missing_folder_names_the_key_the_path_and_why(tmp_path, mode):
+    log_file = str(tmp_path / "no" / "such" / "push.log")
+    path = real_conf(tmp_path, {"log_file": log_file})
+    result = run_main(path, mode, timeout=30)
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        "message_handling: [main] log_file: cannot open %s: the folder %s does not exist"
+        % (log_file, os.path.dirname(log_file)))
+    assert not os.path.exists(str(tmp_path / "message_handling.pid"))
+
+
+def test_log_file_that_is_a_folder_names_the_key_the_path_and_why(tmp_path):
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    path = real_conf(tmp_path, {"log_file": str(folder)})
+    result = run_main(path, "--once", timeout=30)
+    assert result.returncode == 2
+    assert one_line(result.stderr) == (
+        "message_handling: [main] log_file: cannot open %s: Is a directory" % folder)
 
 
 def test_missing_config_file_exits_2_with_one_line(tmp_path):

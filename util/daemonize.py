@@ -45,6 +45,9 @@ class PidFile:
         AlreadyRunning or PidFileError."""
         folder = os.path.dirname(self.path)
         if not os.path.exists(self.path):
+            if not os.path.isdir(folder):
+                raise PidFileError("cannot create the pid file %s: the folder %s does not "
+                                   "exist" % (self.path, folder))
             if not os.access(folder, os.W_OK):
                 raise PidFileError("cannot create the pid file %s: %s is not writable"
                                    % (self.path, folder))
