@@ -18,12 +18,29 @@ import sys
 import threading
 from typing import Any, List, Optional
 
-from mg_handling import commands, control, preview, service, status
-from util import daemonize
-from util.config import Config, ConfigError, load_config, warn_if_world_readable
-from util.logs import setup_logging
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The requirement each third-party module comes from, for the one line below.
+REQUIREMENT_OF_MODULE = {"pymysql": "PyMySQL", "dbutils": "DBUtils", "daemon": "python-daemon",
+                         "lockfile": "lockfile"}
+
+try:
+    from mg_handling import __version__, commands, control, preview, service, status
+    from util import daemonize
+    from util.config import Config, ConfigError, load_config, warn_if_world_readable
+    from util.logs import setup_logging
+except ModuleNotFoundError as missing:
+    # Started with a python that lacks the requirements (the system's, not the venv's):
+    # say what to do in one line instead of a traceback. A module of our own that is
+    # missing is a broken checkout: its traceback is the useful report.
+    module = (missing.name or "").partition(".")[0]
+    if module in ("mg_handling", "util", ""):
+        raise
+    print("message_handling: the package %s (module %r) is not installed for %s; in %s "
+          "run .venv/bin/pip install -r requirements.txt (or make venv), then start "
+          ".venv/bin/python main.py" % (REQUIREMENT_OF_MODULE.get(module, module), module,
+                                        sys.executable, HERE), file=sys.stderr)
+    sys.exit(2)  # service.EXIT_ERROR, which could not be imported
+
 PID_FILE = "message_handling.pid"
 COMMANDS = {"preview": preview.run, "status": status.run, "retry": control.retry,
             "cancel": control.cancel}
@@ -57,6 +74,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     shared.add_argument("--env", default=argparse.SUPPRESS,
                         help="the database section to use (overrides [main] env)")
     parser = Parser(description=__doc__.splitlines()[0], parents=[shared])
+    parser.add_argument("--version", action="version",
+                        version="message_handling %s" % __version__)
     parser.add_argument("--once", action="store_true",
                         help="run one poll of each job and exit: 0 all written, "
                              "1 a campaign failed, 2 a configuration/connection/lock error")
