@@ -1,7 +1,8 @@
 """message_handling: the push daemon of the business-card platform.
 
     nohup python main.py &                  run forever (three job threads)
-    python main.py --daemon                 the same, detached, with a pid file
+    python main.py --daemon                 the same, detached, with a pid file;
+                                            kill -HUP reopens the log
     python main.py --once                   one poll of each job, then exit
     python main.py --env database_prd       use another section of db.conf
     python main.py preview JOB ID           what a campaign would do, nothing written
@@ -27,7 +28,7 @@ try:
     from mg_handling import __version__, commands, control, preview, service, status
     from util import daemonize
     from util.config import Config, ConfigError, load_config, warn_if_world_readable
-    from util.logs import setup_logging
+    from util.logs import reopen_on_signal, setup_logging
 except ModuleNotFoundError as missing:
     # Started with a python that lacks the requirements (the system's, not the venv's):
     # say what to do in one line instead of a traceback. A module of our own that is
@@ -152,7 +153,8 @@ def detach(config: Config, pid_file: Optional[str], stop: threading.Event) -> An
     except OSError as error:
         raise ConfigError(log_file_problem(config.log_file, error)) from None
     return daemonize.detach(pid_path, folder, stop, announce="message_handling: detaching; "
-                            "pid file %s, log %s" % (pid_path, config.log_file))
+                            "pid file %s, log %s" % (pid_path, config.log_file),
+                            on_hangup=reopen_on_signal)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
