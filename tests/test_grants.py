@@ -120,14 +120,13 @@ PLATFORM_TABLES = [table_of(statement) for statement in grant_statements("d")
 def test_each_grant_on_the_platforms_tables_is_needed(db, account, tmp_path, table):
     """Without its line, some campaign of add_one_campaign_of_each_kind is refused."""
     account(without=table)
-    sent = add_one_campaign_of_each_kind(db)
+    add_one_campaign_of_each_kind(db)
     config = write_config(str(tmp_path / "db.conf"), db.name,
                           {"user": ACCOUNT, "password": PASSWORD})
     result = run_main(config, "--once", timeout=60)
     assert result.returncode != 0
     log = read_log(config)
     assert "denied" in log and table in log, log
-    assert sent
 
 
 def test_every_table_of_the_daemon_schema_has_its_grant_line():

@@ -54,16 +54,21 @@ ISO_LINE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:
 def test_log_lines_start_with_an_iso_8601_time_with_the_utc_offset(tmp_path, monkeypatch):
     monkeypatch.setenv("TZ", "Asia/Shanghai")  # +08:00: an offset that is not zero
     time.tzset()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     try:
         log_file = str(tmp_path / "pushing.log")
-        setup_logging(log_file, "INFO")
+        ours = setup_logging(log_file, "INFO")
         before = datetime.datetime.now(datetime.timezone.utc)
         logging.getLogger("mh.test").info("资讯 📰 %s", "sent")
         after = datetime.datetime.now(datetime.timezone.utc)
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()
-        setup_logging(os.devnull, "INFO")
+        root.removeHandler(ours)
+        ours.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
     with open(log_file, encoding="utf-8") as handle:
         line = handle.read().rstrip("\n")
     match = ISO_LINE.match(line)
