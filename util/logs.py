@@ -64,4 +64,4 @@ def reopen_log_files() -> None:
 def reopen_on_signal(signum: int, frame: Any) -> None:
     """A signal handler (SIGHUP): the reopen runs in a thread of its own, as the
     signal may arrive while the main thread is inside a handler, holding its lock."""
-    threading.Thread(target=reopen_log_files, name="SIGHUP", daemon=True).start()
+    threading.Thread(target=reopen_log_files, name="signal", daemon=True).start()
