@@ -1,7 +1,8 @@
 """message_handling: the push daemon of the business-card platform.
 
     nohup python main.py &                  run forever (three job threads)
-    python main.py --daemon                 the same, detached, with a pid file
+    python main.py --daemon                 the same, detached, with a pid file;
+                                            kill -HUP reopens the log
     python main.py --once                   one poll of each job, then exit
     python main.py --env database_prd       use another section of db.conf
     python main.py preview JOB ID           what a campaign would do, nothing written
@@ -18,12 +19,29 @@ import sys
 import threading
 from typing import Any, List, Optional
 
-from mg_handling import commands, control, jobs, preview, service, status
-from util import daemonize
-from util.config import Config, ConfigError, load_config, warn_if_world_readable
-from util.logs import setup_logging
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The requirement each third-party module comes from, for the one line below.
+REQUIREMENT_OF_MODULE = {"pymysql": "PyMySQL", "dbutils": "DBUtils", "daemon": "python-daemon",
+                         "lockfile": "lockfile"}
+
+try:
+    from mg_handling import __version__, commands, control, jobs, preview, service, status
+    from util import daemonize
+    from util.config import Config, ConfigError, load_config, warn_if_world_readable
+    from util.logs import reopen_on_signal, setup_logging
+except ModuleNotFoundError as missing:
+    # Started with a python that lacks the requirements (the system's, not the venv's):
+    # say what to do in one line instead of a traceback. A module of our own that is
+    # missing is a broken checkout: its traceback is the useful report.
+    module = (missing.name or "").partition(".")[0]
+    if module in ("mg_handling", "util", ""):
+        raise
+    print("message_handling: the package %s (module %r) is not installed for %s; in %s "
+          "run .venv/bin/pip install -r requirements.txt (or make venv), then start "
+          ".venv/bin/python main.py" % (REQUIREMENT_OF_MODULE.get(module, module), module,
+                                        sys.executable, HERE), file=sys.stderr)
+    sys.exit(2)  # service.EXIT_ERROR, which could not be imported
+
 PID_FILE = "message_handling.pid"
 COMMANDS = {"preview": preview.run, "status": status.run, "retry": control.retry,
             "cancel": control.cancel}
@@ -57,6 +75,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     shared.add_argument("--env", default=argparse.SUPPRESS,
                         help="the database section to use (overrides [main] env)")
     parser = Parser(description=__doc__.splitlines()[0], parents=[shared])
+    parser.add_argument("--version", action="version",
+                        version="message_handling %s" % __version__)
     parser.add_argument("--once", action="store_true",
                         help="run one poll of each job and exit: 0 all written, "
                              "1 a campaign failed, 2 a configuration/connection/lock error")
@@ -101,7 +121,8 @@ def run_daemon(config: Config, once: bool, stop: threading.Event,
     try:
         setup_logging(config.log_file, config.log_level, echo=sys.stderr.isatty())
     except OSError as error:
-        print("message_handling: %s" % error, file=sys.stderr)
+        print("message_handling: %s" % log_file_problem(config.log_file, error),
+              file=sys.stderr)
         return service.EXIT_ERROR
     if detached is not None:
         daemonize.log_detached(detached)
@@ -113,14 +134,27 @@ def run_daemon(config: Config, once: bool, stop: threading.Event,
     return service.run_forever(config, stop)
 
 
+def log_file_problem(path: str, error: OSError) -> str:
+    """Why the log cannot be opened, naming the key that chose it: ENOENT alone would
+    not say whether the file or its folder is missing."""
+    folder = os.path.dirname(path)
+    reason = error.strerror if os.path.isdir(folder) else "the folder %s does not exist" \
+        % folder
+    return "[main] log_file: cannot open %s: %s" % (path, reason)
+
+
 def detach(config: Config, pid_file: Optional[str], stop: threading.Event) -> Any:
     """Become a daemon: every path is resolved and checked while errors still reach
-    the terminal. Raises OSError or a daemonize error."""
+    the terminal. Raises ConfigError, OSError or a daemonize error."""
     folder = os.path.dirname(config.config_path)
     pid_path = os.path.abspath(pid_file or os.path.join(folder, PID_FILE))
-    open(config.log_file, "a", encoding="utf-8").close()
+    try:
+        open(config.log_file, "a", encoding="utf-8").close()
+    except OSError as error:
+        raise ConfigError(log_file_problem(config.log_file, error)) from None
     return daemonize.detach(pid_path, folder, stop, announce="message_handling: detaching; "
-                            "pid file %s, log %s" % (pid_path, config.log_file))
+                            "pid file %s, log %s" % (pid_path, config.log_file),
+                            on_hangup=reopen_on_signal)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -137,7 +171,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.daemon:
         try:
             detached = detach(config, args.pid_file, stop)
-        except (OSError, daemonize.AlreadyRunning, daemonize.PidFileError) as error:
+        except (ConfigError, OSError, daemonize.AlreadyRunning,
+                daemonize.PidFileError) as error:
             print("message_handling: %s" % error, file=sys.stderr)
             return service.EXIT_ERROR
     try:

@@ -307,7 +307,7 @@ def sent(db, job, campaign):
     return (row["push_state"] if job == "activity" else row["status"]) == 2
 
 
-LINE = re.compile(r"^\S+ \S+ (?P<level>[A-Z]+) (?P<thread>\S+) (?P<message>.*)$")
+LINE = re.compile(r"^\S+ (?P<level>[A-Z]+) (?P<thread>\S+) (?P<message>.*)$")
 CAMPAIGN = re.compile(r"\b(?P<job>\w+) campaign (?P<id>\d+) \((?P<table>\w+) id (?P=id)\)")
 
 

@@ -103,8 +103,38 @@ def test_daemon_start_errors_reach_the_terminal(db, tmp_path):
     missing = str(tmp_path / "absent" / "mh.pid")
     result = run_main(config, "--daemon", "--pid-file", missing, timeout=20)
     assert result.returncode == 2
-    assert result.stderr.strip() == ("message_handling: cannot create the pid file %s: %s "
-                                     "is not writable" % (missing, os.path.dirname(missing)))
+    assert result.stderr.strip() == ("message_handling: cannot create the pid file %s: the "
+                                     "folder %s does not exist" % (missing,
+                                                                   os.path.dirname(missing)))
     result = run_main(config, "--pid-file", missing, timeout=20)
     assert result.returncode == 2 and "--pid-file goes with --daemon" in result.stderr
     assert read_log(config) == ""
+
+
+def test_sighup_reopens_the_log_and_says_so(db, tmp_path):
+    """logrotate (or an operator) moved pushing.log away: SIGHUP reopens it at once,
+    and the line saying so is the first of the new file."""
+    config = write_config(str(tmp_path / "db.conf"), db.name)
+    pid_file = str(tmp_path / "message_handling.pid")
+    log = str(tmp_path / "pushing.log")
+    result = run_main(config, "--daemon", timeout=20)
+    assert result.returncode == 0, result.stderr
+    pid = wait_for(lambda: os.path.exists(pid_file) and read_pid(pid_file), timeout=10)
+    try:
+        wait_for(lambda: "message_handling started (pid %d)" % pid in read_log(config))
+        os.rename(log, log + ".1")
+        os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: "SIGHUP: reopened the log file %s" % log in read_log(config),
+                 timeout=10)
+        assert alive(pid)
+        assert "SIGHUP" in read_log(config).splitlines()[0], "the first line of the new file"
+        with open(log + ".1", encoding="utf-8") as moved:
+            assert "SIGHUP" not in moved.read()
+        user = db.add_carded_user()
+        news = db.add_news(content=[{"newsid": "n2", "title": "轮换之后 🔁", "url": "https://x/n2"}])
+        wait_for(lambda: (db.run("news", news) or {}).get("state") == "done", timeout=20)
+        assert db.recipients(230) == [user]
+        assert "news campaign %d" % news in read_log(config)
+    finally:
+        stop(pid)
+    assert read_log(config).rstrip().endswith("message_handling stopped")

@@ -351,7 +351,7 @@ def log_lines(path: str, level: str) -> List[str]:
         return []
     with open(path, encoding="utf-8") as handle:
         return [line.rstrip("\n") for line in handle
-                if re.match(r"^\S+ \S+ %s " % level, line)]
+                if re.match(r"^\S+ %s " % level, line)]
 
 
 # ---------------------------------------------------------------- the run

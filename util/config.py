@@ -140,7 +140,8 @@ def _parse_file(path: str) -> configparser.ConfigParser:
     # No interpolation: a password may contain '%'.
     parser = configparser.ConfigParser(interpolation=None, default_section="\0none")
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: Windows editors (Notepad) start UTF-8 files with a byte-order mark.
+        with open(path, encoding="utf-8-sig") as handle:
             parser.read_file(handle)
     except OSError as error:
         raise ConfigError("%s: cannot read (%s)" % (path, error.strerror)) from None
@@ -151,7 +152,7 @@ def _parse_file(path: str) -> configparser.ConfigParser:
 
 
 def load_config(path: str, env: Optional[str] = None) -> Config:
-    """Read and validate db.conf; `env` overrides `[main] env`."""
+    """Read and validate db.conf; `env` (main.py's --env) overrides `[main] env`."""
     path = os.path.abspath(path)
     parser = _parse_file(path)
     if not parser.has_section(MAIN_SECTION):
@@ -162,8 +163,10 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
     for name in databases:
         _read_section(parser, name, DATABASE_KEYS)
     if section not in databases:
-        raise ConfigError("[main] env: no database section [%s] in %s (have: %s)"
-                          % (section, path, ", ".join(databases) or "none"))
+        # Name where the section name came from: the command line or db.conf.
+        origin = "--env %s" % env if env else "[main] env"
+        raise ConfigError("%s: no database section [%s] in %s (have: %s)"
+                          % (origin, section, path, ", ".join(databases) or "none"))
     db = DatabaseConfig(section=section, **_read_section(parser, section, DATABASE_KEYS))
     log_file = os.path.join(os.path.dirname(path), os.path.expanduser(main["log_file"]))
     mode = os.stat(path).st_mode

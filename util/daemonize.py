@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import daemon
 
@@ -45,6 +45,9 @@ class PidFile:
         AlreadyRunning or PidFileError."""
         folder = os.path.dirname(self.path)
         if not os.path.exists(self.path):
+            if not os.path.isdir(folder):
+                raise PidFileError("cannot create the pid file %s: the folder %s does not "
+                                   "exist" % (self.path, folder))
             if not os.access(folder, os.W_OK):
                 raise PidFileError("cannot create the pid file %s: %s is not writable"
                                    % (self.path, folder))
@@ -103,11 +106,14 @@ def _read_pid(fd: int) -> Optional[int]:
 
 
 def detach(pid_file: str, working_directory: str, stop: threading.Event,
-           announce: str = "") -> daemon.DaemonContext:
+           announce: str = "",
+           on_hangup: Optional[Callable[[int, Any], None]] = None) -> daemon.DaemonContext:
     """Become a daemon; returns in the detached process, with the pid file written.
     `announce` is printed once the pid file is known to be free. SIGTERM and
     SIGINT set `stop` (the job threads finish their transaction); python-daemon's
-    own SIGTERM handler would raise SystemExit in the main thread only."""
+    own SIGTERM handler would raise SystemExit in the main thread only. SIGHUP
+    calls `on_hangup` (a daemon has no terminal to hang up: the signal is free for
+    "reopen your log"), or is ignored without it."""
     pidfile = PidFile(os.path.abspath(pid_file))
     pidfile.check()
     if announce:
@@ -122,7 +128,7 @@ def detach(pid_file: str, working_directory: str, stop: threading.Event,
         working_directory=os.path.abspath(working_directory), umask=UMASK, pidfile=pidfile,
         detach_process=True, prevent_core=True,
         signal_map={signal.SIGTERM: request_stop, signal.SIGINT: request_stop,
-                    signal.SIGHUP: None, signal.SIGTSTP: None, signal.SIGTTIN: None,
+                    signal.SIGHUP: on_hangup, signal.SIGTSTP: None, signal.SIGTTIN: None,
                     signal.SIGTTOU: None})
     context.open()
     return context

@@ -236,3 +236,24 @@ def test_non_ini_file_is_a_clear_error(tmp_path, content):
     with pytest.raises(ConfigError) as caught:
         load_config(str(path))
     assert str(path) in str(caught.value)
+
+
+def test_env_argument_error_names_the_option_not_the_key(tmp_path):
+    """--env nope came from the command line: [main] env is not what is wrong."""
+    message = config_error(tmp_path, conf(), env="nope")
+    assert message.startswith("--env nope: no database section [nope] in ")
+    assert "[main] env" not in message
+
+
+def test_env_key_error_names_the_key(tmp_path):
+    message = config_error(tmp_path, conf(env="nope"))
+    assert message.startswith("[main] env: no database section [nope] in ")
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    """Windows editors (Notepad) save UTF-8 with a byte-order mark."""
+    path = tmp_path / "db.conf"
+    path.write_bytes(b"\xef\xbb\xbf" + conf(main="# 中文注释 📰\n").encode("utf-8"))
+    config = load_config(str(path))
+    assert config.env == "database_dev"
+    assert config.db.password == PASSWORD
