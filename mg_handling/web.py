@@ -144,10 +144,12 @@ def _e(value: object) -> str:
 
 
 def _ago(value: Optional[datetime], now: datetime) -> str:
+    """'23:58:50 (40 s ago)': the date only when it is not today's."""
     if value is None:
         return "-"
-    return '%s <span class="muted">(%s ago)</span>' % (
-        _e(timestamp(value)), _e(duration((now - value).total_seconds())))
+    shown = value.strftime("%H:%M:%S") if value.date() == now.date() else timestamp(value)
+    return '<span class="when">%s <span class="muted">(%s ago)</span></span>' % (
+        _e(shown), _e(duration((now - value).total_seconds())))
 
 
 def _badge(text: str, kind: str) -> str:
@@ -267,6 +269,7 @@ tbody th { font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.wrap { max-width: 360px; overflow-wrap: anywhere; }
 .muted { color: #7a8494; font-size: 12px; }
+.when { white-space: nowrap; }
 .badge { display: inline-block; padding: 1px 9px; border-radius: 10px; font-size: 12px;
          font-weight: 600; background: #e6e9ef; color: #3b4659; }
 .badge.good { background: #d9f2e1; color: #17693a; }
@@ -283,6 +286,8 @@ header .badge { font-size: 13px; }
 .fill { height: 100%; background: linear-gradient(90deg, #2f7de1, #38a3f1); }
 .fill.pending { background: repeating-linear-gradient(45deg, #c9d3e0 0 10px, #dfe5ee 10px 20px); }
 .figures { margin: 0; font-variant-numeric: tabular-nums; }
+.problem { border-left: 4px solid #d64545; } .problem h2 { color: #a31d1d; }
+.problem p { margin: 0; }
 """
 
 PAGE = """<!DOCTYPE html>

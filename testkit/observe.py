@@ -83,7 +83,7 @@ class Prometheus:
                  "--storage.tsdb.path=%s" % (self.folder / "data"),
                  "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        self._wait(self._ready, timeout, "Prometheus to be ready at %s" % self.url)
+        self._wait(self._ready, timeout, lambda: "Prometheus to be ready at %s" % self.url)
         return self
 
     def _ready(self) -> bool:
@@ -92,15 +92,16 @@ class Prometheus:
         except OSError:
             return False
 
-    def _wait(self, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    def _wait(self, predicate: Callable[[], bool], timeout: float,
+              what: Callable[[], str]) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if self._process is not None and self._process.poll() is not None:
                 raise AssertionError("prometheus exited with %s while waiting for %s; log:\n%s"
-                                     % (self._process.returncode, what, self.log_tail()))
+                                     % (self._process.returncode, what(), self.log_tail()))
             if time.monotonic() > deadline:
                 raise AssertionError("timed out after %.0f s waiting for %s; log:\n%s"
-                                     % (timeout, what, self.log_tail()))
+                                     % (timeout, what(), self.log_tail()))
             time.sleep(0.2)
 
     def log_tail(self, lines: int = 20) -> str:
@@ -143,8 +144,8 @@ class Prometheus:
         def accepted() -> bool:
             found.append(self.query(expression))
             return accept(found[-1])
-        self._wait(accepted, timeout, "%s to be accepted (last result %s)"
-                   % (expression, found[-1] if found else "none"))
+        self._wait(accepted, timeout, lambda: "%s to be accepted (last result %s)"
+                   % (expression, found[-1]))
         return found[-1]
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the tools of the observability tests (issue 12) are installed:
-#   promtool and prometheus (Debian's `prometheus`), chromium (Debian's `chromium`), and a
-#   Chinese font (Debian's `fonts-wqy-microhei`, 5 MB) so that screenshots of the status page
-#   show the campaigns' titles instead of empty boxes.
+#   promtool and prometheus (Debian's `prometheus`), chromium (Debian's `chromium`), and
+#   a Chinese and an emoji font (`fonts-wqy-microhei`, 5 MB, `fonts-noto-color-emoji`, 11 MB)
+#   so that screenshots of the status page show the campaigns' titles, not empty boxes.
 # Installs the missing ones with apt-get (as root, or through sudo); prints one line
 # per tool. The tests in tests/observe/ and tests/unit/test_alert_rules.py use them.
 set -euo pipefail
@@ -13,6 +13,7 @@ missing=()
 command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ -n "$(fc-list :lang=zh 2>/dev/null)" ] || missing+=(fonts-wqy-microhei)
+fc-list 2>/dev/null | grep -qi "color emoji" || missing+=(fonts-noto-color-emoji)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     sudo=""
