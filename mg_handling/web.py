@@ -137,6 +137,19 @@ def health(snapshot: PageSnapshot) -> Tuple[bool, str]:
     return True, "holds the lock; %d jobs polling" % len(snapshot.jobs)
 
 
+def status_line(snapshot: PageSnapshot) -> str:
+    """The line for systemd's STATUS= (`systemctl status`): 'idle', or what is
+    being sent, e.g. 'sending news 42: 120000/838308 rows'."""
+    if not snapshot.instance.holds_lock:
+        return "standby: %s" % _lock_problem(snapshot.instance)
+    sending = ["sending %s %s: %s" % (
+        campaign.job, campaign.campaign_id,
+        "freezing the audience" if campaign.total is None
+        else "%d/%d rows" % (campaign.written, campaign.total))
+        for campaign in snapshot.running]
+    return "; ".join(sending) or "idle"
+
+
 # ---------------------------------------------------------------- the page
 
 def _e(value: object) -> str:

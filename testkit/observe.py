@@ -156,8 +156,9 @@ def _chromium(url: str, *options: str, timeout: float = 90.0) -> subprocess.Comp
     with tempfile.TemporaryDirectory(prefix="mh-chromium-") as profile:
         # --no-sandbox: the tests run as root, where Chromium's sandbox refuses to start.
         return subprocess.run(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-             "--hide-scrollbars", "--user-data-dir=%s" % profile, *options, url],
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--hide-scrollbars", "--user-data-dir=%s" % profile,
+             *options, url],
             capture_output=True, timeout=timeout, check=True, stdin=subprocess.DEVNULL)
 
 

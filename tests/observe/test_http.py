@@ -9,7 +9,7 @@ from typing import Dict, Tuple
 import pytest
 from page_sample import sample_snapshot, stuck_snapshot
 
-from mg_handling.web import PageSnapshot
+from mg_handling.web import PageSnapshot, StatusServer
 
 
 def get(url: str) -> Tuple[int, Dict[str, str], bytes]:
@@ -74,3 +74,9 @@ def test_unknown_paths_and_writes_are_refused(serve) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 501
+
+
+def test_a_port_in_use_fails_at_once(serve, metrics) -> None:
+    port = int(serve(sample_snapshot).url.rstrip("/").rsplit(":", 1)[1])
+    with pytest.raises(OSError, match="Address already in use"):
+        StatusServer(sample_snapshot, metrics.registry, port=port)

@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from page_sample import HOSTILE_TITLE, NOW, ago, sample_snapshot, stuck_snapshot
 
-from mg_handling.web import JobView, health, job_problem, render_page, stuck_limit
+from mg_handling.web import (JobView, health, job_problem, render_page, status_line,
+                             stuck_limit)
 
 
 def test_stuck_limit_is_three_polls_but_at_least_a_minute() -> None:
@@ -69,3 +70,13 @@ def test_an_unhealthy_page_says_why() -> None:
     assert "unhealthy" in page
     assert "job news has not completed a poll for 10 min 00 s" in page
     assert '<span class="badge bad">stuck</span>' in page
+
+
+def test_status_line_for_systemd() -> None:
+    snapshot = sample_snapshot()
+    assert status_line(snapshot) == ("sending news 42: 120000/838308 rows; "
+                                     "sending promotion 7: freezing the audience")
+    assert status_line(replace(snapshot, running=())) == "idle"
+    standby = replace(snapshot.instance, holds_lock=False, holder="push-b pid 3131")
+    assert status_line(replace(snapshot, instance=standby)).startswith(
+        "standby: this instance does not hold the lock (push-b pid 3131 does")
