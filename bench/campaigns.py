@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from common import execute, rows, scalar
+
 from mg_handling.targeting import Targeting
 
 NEWS, SMS = "news", "sms"

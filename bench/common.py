@@ -1,5 +1,5 @@
 """What every benchmark script shares: the server, the throwaway-database guard,
-the repository on sys.path (to import the daemon's own SQL and code, and testkit)."""
+the daemon under test first on sys.path (MH_DAEMON_ROOT: another checkout's SQL and code)."""
 from __future__ import annotations
 
 import os
@@ -17,9 +17,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DAEMON_ROOT = os.path.abspath(os.environ.get("MH_DAEMON_ROOT") or ROOT)
 if DAEMON_ROOT not in sys.path:
     sys.path.insert(0, DAEMON_ROOT)
-# testkit (the legacy schema, db.conf, processes) is this checkout's, whichever daemon runs.
-if ROOT not in sys.path:
-    sys.path.append(ROOT)
 
 from testkit.db import check_name  # noqa: E402
 from testkit.db import connect as testkit_connect  # noqa: E402

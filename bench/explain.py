@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Tuple
 
+import floor
 from campaigns import Campaign
 from common import execute, rows
-import floor
+
 from mg_handling import targeting as daemon_targeting
 from mg_handling.messages import Delivery
 from mg_handling.queries import Q, read_sql

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 from campaigns import NEWS, Campaign
+
 from mg_handling.messages import Delivery
 
 # Per shape: the scan joins most rows (hash joins help when the data is cached),

@@ -24,11 +24,19 @@ import os
 import sys
 from typing import Any, Dict, Sequence
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from common import (BENCH_PREFIX, DAEMON_ROOT, DEFAULT_DATABASE, check_bench_name,  # noqa
-                    connect, execute, log, scalar, timer)
 import refdata  # noqa: E402
+from common import (  # noqa
+    BENCH_PREFIX,
+    DAEMON_ROOT,
+    DEFAULT_DATABASE,
+    check_bench_name,
+    connect,
+    execute,
+    log,
+    scalar,
+    timer,
+)
+
 from testkit.db import recreate_database  # noqa: E402
 from util.db import split_statements  # noqa: E402
 
@@ -273,7 +281,8 @@ INSERT INTO operation_activity (activity_id, type, isnotify, push_state, region,
                                 created_time, state, push_count, url, json_data)
 SELECT MD5(CONCAT('history-activity-', seq)), 1, 2, 2, c.code, i.code, 'F02',
        CONCAT('https://img.example.com/activity/h', seq, '.jpg'), CONCAT('线下沙龙第', seq, '期'),
-       '扫码报名，名额有限。', UNIX_TIMESTAMP() - seq * 86400, UNIX_TIMESTAMP() - seq * 86400 + 604800,
+       '扫码报名，名额有限。', UNIX_TIMESTAMP() - seq * 86400,
+       UNIX_TIMESTAMP() - seq * 86400 + 604800,
        'history-admin', UNIX_TIMESTAMP() - seq * 86400 - 3600, 2, 1000 + seq,
        CONCAT('https://m.example.com/activity/h', seq), ''
 FROM seq_1_to_500 JOIN bench_city c ON c.rank_no = seq MOD 337

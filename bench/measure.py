@@ -15,12 +15,12 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
+import floor
 import pymysql
-
 from campaigns import NEWS, Campaign, campaign_row, make_due
 from common import DAEMON_ROOT, execute, log, rows, scalar, timer
 from explain import daemon_select
-import floor
+
 from mg_handling.messages import Delivery
 from mg_handling.news import NewsJob
 from mg_handling.promotion import PromotionJob

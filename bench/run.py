@@ -26,19 +26,25 @@ import tempfile
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-import pymysql
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 import campaigns as cmp  # noqa: E402
-from common import (BENCH_PREFIX, DAEMON_ROOT, DEFAULT_DATABASE, check_bench_name,  # noqa
-                    connect, execute, log, rows, scalar)
 import explain  # noqa: E402
 import floor  # noqa: E402
 import generate  # noqa: E402
 import measure  # noqa: E402
-from measure import Run  # noqa: E402
+import pymysql
 import report  # noqa: E402
+from common import (  # noqa
+    BENCH_PREFIX,
+    DAEMON_ROOT,
+    DEFAULT_DATABASE,
+    check_bench_name,
+    connect,
+    execute,
+    log,
+    rows,
+    scalar,
+)
+from measure import Run  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GIB = 1 << 30

@@ -4,8 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from mg_handling.job import Job
-from mg_handling.messages import (MESSAGE_QUEUE, Delivery, in_app_message, queue_title,
-                                  text_or_empty)
+from mg_handling.messages import MESSAGE_QUEUE, Delivery, in_app_message, queue_title, text_or_empty
 
 
 class ActivityJob(Job):

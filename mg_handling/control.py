@@ -11,8 +11,14 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-from mg_handling.commands import (EXIT_OK, CommandError, database, no_such_campaign, number,
-                                  timestamp)
+from mg_handling.commands import (
+    EXIT_OK,
+    CommandError,
+    database,
+    no_such_campaign,
+    number,
+    timestamp,
+)
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS_BY_NAME
 from mg_handling.states import RETRYABLE, RunState

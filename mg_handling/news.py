@@ -3,10 +3,16 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping
 
-from mg_handling.job import Job
 from mg_handling.errors import CampaignError
-from mg_handling.messages import (MESSAGE_QUEUE, Delivery, envelope, parse_json,
-                                  queue_title, text_or_empty)
+from mg_handling.job import Job
+from mg_handling.messages import (
+    MESSAGE_QUEUE,
+    Delivery,
+    envelope,
+    parse_json,
+    queue_title,
+    text_or_empty,
+)
 
 NEWS_MESSAGE_TYPE = 230
 

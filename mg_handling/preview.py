@@ -11,8 +11,15 @@ import argparse
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from mg_handling.commands import (EXIT_OK, database, duration, load_campaign, number, table,
-                                  timestamp)
+from mg_handling.commands import (
+    EXIT_OK,
+    database,
+    duration,
+    load_campaign,
+    number,
+    table,
+    timestamp,
+)
 from mg_handling.decision import Plan, Settings, Settle, decide
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS_BY_NAME
@@ -20,8 +27,13 @@ from mg_handling.messages import MESSAGE_QUEUE
 from mg_handling.queries import Q
 from mg_handling.states import SETTLED, RunState
 from mg_handling.store import Clock, Run, StoreTransaction
-from mg_handling.targeting import (AUDIENCE_SELECTS, DIMENSIONS, NARROW_SELECTS, Targeting,
-                                   choose_plan)
+from mg_handling.targeting import (
+    AUDIENCE_SELECTS,
+    DIMENSIONS,
+    NARROW_SELECTS,
+    Targeting,
+    choose_plan,
+)
 from util.config import Config
 from util.db import MissingTable, Transaction
 
@@ -209,7 +221,7 @@ def _record_text(run: Optional[Run]) -> str:
 
 def verdict(report: Dict[str, Any]) -> str:
     """What the daemon does with the campaign, in one sentence."""
-    run, decision = report["run"], report["decision"]
+    run = report["run"]
     if run is None:
         return _verdict_of_decision(report, None)
     if run.state == RunState.DONE:

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from mg_handling.job import Job
 from mg_handling.errors import CampaignError
-from mg_handling.messages import (MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery,
-                                  fits_text_column, in_app_message, queue_title,
-                                  required_text, sms_text, text_or_empty)
+from mg_handling.job import Job
+from mg_handling.messages import (
+    MESSAGE_PROMOTION,
+    MESSAGE_QUEUE,
+    Delivery,
+    fits_text_column,
+    in_app_message,
+    queue_title,
+    required_text,
+    sms_text,
+    text_or_empty,
+)
 
 IN_APP, EMAIL, SMS = 1, 2, 3
 TARGETED_USERS, ALL_USERS = 1, 2

@@ -1,7 +1,8 @@
 """The named statements of sql/queries.sql and sql/operations.sql, loaded once at import.
 
 `Q.due_news` is the text of the entry `-- name: due_news`. An entry may
-include another one as `{name}` (which may include others): composition of fixed SQL text only, values
+include another one as `{name}` (which may include others): composition of fixed
+SQL text only, values
 always travel as parameters.
 """
 from __future__ import annotations
@@ -54,7 +55,8 @@ class _Queries:
         try:
             return self._queries[name]
         except KeyError:
-            raise AttributeError("no query named %r in %s" % (name, ", ".join(NAMED_SQL_FILES))) from None
+            raise AttributeError("no query named %r in %s"
+                                 % (name, ", ".join(NAMED_SQL_FILES))) from None
 
 
 # The daemon's statements, then the operator commands' (which may include the daemon's).

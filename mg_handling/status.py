@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
 
-from dataclasses import asdict
-
-from mg_handling.commands import (EXIT_ERROR, EXIT_OK, CommandError, cut, database, duration,
-                                  number, table, timestamp)
+from mg_handling.commands import (
+    EXIT_ERROR,
+    EXIT_OK,
+    CommandError,
+    cut,
+    database,
+    duration,
+    number,
+    table,
+    timestamp,
+)
 from mg_handling.decision import Settings, Settle, decide
 from mg_handling.errors import CampaignError
 from mg_handling.job import Job
-from mg_handling.messages import Delivery
 from mg_handling.jobs import JOBS, JOBS_BY_NAME
 from mg_handling.lock import lock_name
+from mg_handling.messages import Delivery
 from mg_handling.states import SETTLED, RunState
 from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
 from util.config import Config
@@ -142,8 +150,9 @@ def _worth_showing(run: Dict[str, Any]) -> bool:
 
 def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
     state = run["state"]
+    job = JOBS_BY_NAME.get(run["job"])
     entry = {"job": run["job"], "campaign_id": run["campaign_id"],
-             "table": JOBS_BY_NAME[run["job"]].table if run["job"] in JOBS_BY_NAME else "", "state": state, "title": run["title"],
+             "table": job.table if job else "", "state": state, "title": run["title"],
         "recipients": run["recipients"], "written": run["written"],
         "attempts": run["attempts"], "last_error": run["last_error"],
         "started_at": run["started_at"], "finished_at": run["finished_at"],

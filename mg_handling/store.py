@@ -25,8 +25,15 @@ from mg_handling.messages import MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery
 from mg_handling.queries import Q, read_sql
 from mg_handling.states import FINAL, OPEN, RunState, sql_values
 from util.config import DatabaseConfig
-from util.db import (Database, DedicatedConnection, MissingTable, Outage, Row, Transaction,
-                     run_script)
+from util.db import (
+    Database,
+    DedicatedConnection,
+    MissingTable,
+    Outage,
+    Row,
+    Transaction,
+    run_script,
+)
 
 JOB_NAMES = ("news", "promotion", "activity")
 _DUE = {job: getattr(Q, "due_" + job) for job in JOB_NAMES}

@@ -9,15 +9,12 @@ asks for `db`, so tests/unit runs with no server at all.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from typing import Any, Callable, Iterator
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
-
 from testkit.db import TEST_DB_PREFIX, LegacyDB, legacy_database  # noqa: E402
 from testkit.process import write_config  # noqa: E402
 

@@ -18,9 +18,9 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 
 import pymysql
 
+from mg_handling.lock import lock_name
 from testkit.db import TEST_DB_PREFIX, LegacyDB, connect, recreate_database
 from testkit.process import free_port, read_log, start_daemon, write_config
-from mg_handling.lock import lock_name
 
 FULL = os.environ.get("MH_FAULTS", "").strip().lower() == "full"
 FULL_ONLY = dict(condition=not FULL, reason="full fault run only: MH_FAULTS=full")

@@ -5,9 +5,9 @@ import logging
 
 import pytest
 
+from mg_handling.targeting import Targeting, choose_plan, plan_for_reach
 from testkit.db import SERVER, apply_sql_file
 from testkit.process import ROOT
-from mg_handling.targeting import Targeting, choose_plan, plan_for_reach
 from util.config import DatabaseConfig
 from util.db import Database
 

@@ -237,7 +237,8 @@ GOOD = [
     Good("hundreds of codes, in-app", "promotion",
          dict(region=codes("R", 300, "C1"), industry=codes("J", 300, "I11", ("，",)),
               func=codes("G", 300, "F1"), pro_id="p-codes", title="多代码", content="内容"),
-         dict(type=IN_APP_TYPE, title="多代码", content=promo_message("p-codes", "多代码", "内容"))),
+         dict(type=IN_APP_TYPE, title="多代码",
+              content=promo_message("p-codes", "多代码", "内容"))),
     Good("4-byte title, emoji as \\u escapes in a utf8 json_data", "promotion",
          dict(title="推广 😀𠮷", json_data='{"messagetype":245,"params":{"e":"\\ud83d\\ude00"}}'),
          dict(type=245, title="推广 😀𠮷", content=compact(
@@ -399,7 +400,7 @@ def test_bad_input_corpus_through_the_long_running_daemon(db, tmp_path):
         for round_number in range(2):
             sentinels = [(job, add_campaign(db, job, owner="sentinel-%d" % round_number))
                          for job in TABLES]
-            wait_until(lambda: settled(db, sentinels), timeout=20, interval=0.1)
+            wait_until(lambda keys=sentinels: settled(db, keys), timeout=20, interval=0.1)
             for key in sentinels:
                 good[key] = Good("sentinel", key[0], {}, None)
         time.sleep(1.0)  # five more polls of each job at 0.2 s

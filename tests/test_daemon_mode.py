@@ -119,12 +119,12 @@ def test_sighup_reopens_the_log_and_says_so(db, tmp_path):
     log = str(tmp_path / "pushing.log")
     result = run_main(config, "--daemon", timeout=20)
     assert result.returncode == 0, result.stderr
-    pid = wait_for(lambda: os.path.exists(pid_file) and read_pid(pid_file), timeout=10)
+    pid = wait_until(lambda: os.path.exists(pid_file) and read_pid(pid_file), timeout=10)
     try:
-        wait_for(lambda: "message_handling started (pid %d)" % pid in read_log(config))
+        wait_until(lambda: "message_handling started (pid %d)" % pid in read_log(config))
         os.rename(log, log + ".1")
         os.kill(pid, signal.SIGHUP)
-        wait_for(lambda: "SIGHUP: reopened the log file %s" % log in read_log(config),
+        wait_until(lambda: "SIGHUP: reopened the log file %s" % log in read_log(config),
                  timeout=10)
         assert alive(pid)
         assert "SIGHUP" in read_log(config).splitlines()[0], "the first line of the new file"
@@ -132,7 +132,7 @@ def test_sighup_reopens_the_log_and_says_so(db, tmp_path):
             assert "SIGHUP" not in moved.read()
         user = db.add_carded_user()
         news = db.add_news(content=[{"newsid": "n2", "title": "轮换之后 🔁", "url": "https://x/n2"}])
-        wait_for(lambda: (db.run("news", news) or {}).get("state") == "done", timeout=20)
+        wait_until(lambda: (db.run("news", news) or {}).get("state") == "done", timeout=20)
         assert db.recipients(230) == [user]
         assert "news campaign %d" % news in read_log(config)
     finally:

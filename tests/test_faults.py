@@ -22,13 +22,13 @@ import os
 import signal
 import time
 
+import faultkit as fk
 import pytest
+from faultkit import FULL, FULL_ONLY
 
 from testkit.db import TEST_DB_PREFIX, add_campaign, connect
 from testkit.process import read_log, write_config
 from testkit.wait import wait_until
-import faultkit as fk
-from faultkit import FULL, FULL_ONLY
 
 RECIPIENTS = 100000
 
@@ -235,7 +235,7 @@ def test_crash_series_together_kill_enough_times_across_all_phases():
     assert {"end", "pruning", "done"} & set(landed), landed
 
 
-# ---------------------------------------------------------------- 2. connections cut, server stopped
+# ------------------------------------------------------------ 2. connections cut, server stopped
 
 def cut_every_connection(db) -> dict:
     """KILL CONNECTION every connection of the daemon, the instance lock's last (so
@@ -291,7 +291,7 @@ def test_every_daemon_connection_killed_repeatedly_never_double_writes(db, tmp_p
         now = fk.progress(db, "news", news)
         assert now["state"] != "done", "the fan-out ended after %d cuts" % len(cuts)
         goal = now["written"] + batch + int(rng.uniform(0.02, 0.1) * RECIPIENTS)
-        wait_until(lambda: fk.progress(db, "news", news)["written"] >= goal, 120,
+        wait_until(lambda goal=goal: fk.progress(db, "news", news)["written"] >= goal, 120,
                    "%d rows written" % goal, 0.01, [daemon])
         time.sleep(rng.uniform(0.0, 0.02))
         cut("chunks")
@@ -375,6 +375,7 @@ def test_lock_table_full_is_a_server_condition_not_the_campaigns_fault():
     database refused a statement: MySQL error 1206: The total number of locks exceeds
     the lock table size'."""
     import pymysql
+
     from util.db import TransientError, translate
     error = pymysql.err.OperationalError(
         1206, "The total number of locks exceeds the lock table size")

@@ -8,8 +8,8 @@ import re
 from typing import Iterator, List, Optional
 
 import pytest
-
 from conftest import ROOT, SERVER, connect, read_log, run_main, write_config
+
 from mg_handling.queries import read_sql
 from util.db import split_statements
 

@@ -10,7 +10,6 @@ import subprocess
 import time
 
 import pytest
-
 from conftest import ROOT
 
 SHIPPED = os.path.join(ROOT, "deploy", "logrotate.conf")

@@ -118,13 +118,14 @@ def test_per_code_counts_agree_with_the_audience_narrowed_to_each_code(db, confi
     db.add_carded_user(city="C1", industry="I11", func="F1", status="inactive")
     news = db.add_news(region="P1,C3,P2,C1", industry="I1,I12,I2", func="F1,F2,F3,F10,F7")
 
+    import dataclasses
+
     from mg_handling.commands import database
-    from mg_handling.jobs import JOBS_BY_NAME
     from mg_handling.decision import Settings
+    from mg_handling.jobs import JOBS_BY_NAME
     from mg_handling.preview import COUNT, build
     from mg_handling.targeting import AUDIENCE_SELECTS, DIMENSIONS
     from util.config import load_config
-    import dataclasses
     config = load_config(config_path)
     with database(config) as handle, handle.transaction() as tx:
         report = build(tx, JOBS_BY_NAME["news"], news, Settings.from_config(config))

@@ -13,6 +13,7 @@ import time
 import venv
 
 from conftest import ROOT, main_command, read_log, run_main, write_config
+
 import mg_handling
 from mg_handling import service
 from util.logs import setup_logging

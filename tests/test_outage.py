@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import time
 
+from mg_handling.lock import lock_name
 from testkit.db import add_matching_users, assert_exactly_once, connect, state, written
 from testkit.process import read_log, start_daemon, write_config
 from testkit.wait import wait_until
-from mg_handling.lock import lock_name
 
 
 def daemon_connections(db) -> list:

@@ -19,9 +19,9 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import pytest
 
+from mg_handling import targeting
 from testkit.db import apply_sql_file
 from testkit.process import ROOT
-from mg_handling import targeting
 
 NEWS = 230
 RECOMMENDED_INDEXES = ROOT + "/deploy/recommended_indexes.sql"

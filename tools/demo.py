@@ -23,20 +23,12 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 import pymysql  # noqa: E402
+from demo_data import load_demo_data  # noqa: E402  (beside this script: sys.path[0])
 
 from mg_handling.commands import display_width  # noqa: E402
 from testkit.db import recreate_database  # noqa: E402
 from util.config import ConfigError, load_config  # noqa: E402
-
-try:
-    from tools.demo_data import load_demo_data  # noqa: E402
-except ImportError:  # another package named `tools` shadows ours
-    sys.path.insert(0, HERE)
-    from demo_data import load_demo_data  # noqa: E402
 
 CONFIG_PATH = os.path.join(ROOT, "db.conf")
 ENV = "database_demo"

@@ -316,7 +316,7 @@ def load_demo_data(connection, seed: int = 2026, users: int = 3000) -> dict:
     user_ids = []
     default_cards = 0
     active = 0
-    for index in range(users):
+    for _ in range(users):
         user_id = gen.hex_id()
         user_ids.append(user_id)
         name, sur_py, given_py, english = gen.person()

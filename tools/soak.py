@@ -44,12 +44,9 @@ from typing import Any, Dict, List, Optional, Set
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
 import pymysql  # noqa: E402
 
-from mg_handling.service import JOBS  # noqa: E402
+from mg_handling.jobs import JOBS  # noqa: E402
 from testkit.db import connect as connect_dicts  # noqa: E402
 from testkit.db import drop_database, recreate_database  # noqa: E402
 from testkit.process import main_command, proc_status_kib, write_config  # noqa: E402

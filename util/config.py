@@ -10,7 +10,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 MAIN_SECTION = "main"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -115,7 +115,7 @@ DATABASE_KEYS: Dict[str, tuple] = {
 
 
 def _read_section(parser: configparser.ConfigParser, section: str,
-                  keys: Dict[str, tuple]) -> Dict[str, object]:
+                  keys: Dict[str, tuple]) -> Dict[str, Any]:
     values = dict(parser.items(section))
     unknown = sorted(set(values) - set(keys))
     if unknown:

@@ -88,8 +88,8 @@ def test_lateness(late, limit, retry, expired):
     settings = Settings(push_ahead_seconds=150, batch_size=1000, max_lateness_seconds=limit)
     decision = decide(ActivityJob(), activity_row(onlinetime=NOW - late), settings, retry=retry)
     if expired:
-        assert decision == Settle(RunState.EXPIRED, "%d s overdue, more than max_lateness_seconds %d"
-                                  % (late, limit))
+        assert decision == Settle(RunState.EXPIRED, "%d s overdue, more than "
+                                  "max_lateness_seconds %d" % (late, limit))
     else:
         assert isinstance(decision, Plan)
 
