@@ -4,6 +4,7 @@
     python main.py --daemon                 the same, detached, with a pid file;
                                             kill -HUP reopens the log
     python main.py --once                   one poll of each job, then exit
+    python main.py --standby                wait for the lock when another instance holds it
     python main.py --env database_prd       use another section of db.conf
     python main.py preview JOB ID           what a campaign would do, nothing written
     python main.py status [--json|--check]  the instance and the campaigns
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -80,6 +82,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--once", action="store_true",
                         help="run one poll of each job and exit: 0 all written, "
                              "1 a campaign failed, 2 a configuration/connection/lock error")
+    parser.add_argument("--standby", action="store_true",
+                        help="when another instance holds the lock, wait and take over "
+                             "when it stops answering (as [main] standby = true)")
     parser.add_argument("--daemon", action="store_true",
                         help="detach and run in the background (pid file, log only)")
     parser.add_argument("--pid-file", help="with --daemon (default: %s beside the "
@@ -91,6 +96,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.command and (args.once or args.daemon):
         parser.error("--once and --daemon run the daemon; they do not go with %s"
                      % args.command)
+    if args.standby and (args.once or args.command):
+        parser.error("--standby goes with the long-running daemon, not --once or a command")
     if args.once and args.daemon:
         parser.error("--once and --daemon do not go together")
     if args.pid_file and not args.daemon:
@@ -166,6 +173,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return service.EXIT_ERROR
     if args.command:
         return commands.dispatch(COMMANDS[args.command], config, args)
+    if args.standby:
+        config = dataclasses.replace(config, standby=True)
     stop = threading.Event()
     detached = None
     if args.daemon:

@@ -5,8 +5,9 @@ A campaign goes through three kinds of transaction:
    skipped, expired) or freeze its audience into mh_audience and mark it
    running, all at once;
 2. chunk: write the next `batch_size` recipients of the audience and move the
-   resume cursor, in one transaction that first locks the run row and checks
-   that the cursor is where it was and that this instance holds the lock;
+   resume cursor, in one transaction that first locks the run row and last
+   renews the instance lease at this instance's epoch (mg_handling/lock.py), so
+   that it commits only while this instance holds the lease;
 3. the last chunk also marks the legacy row sent.
 An operator may cancel a run between two chunks (its state is then no longer
 `running`, which the next chunk sees under the run row lock) or ask for a
@@ -140,6 +141,7 @@ class FanOut:
                 tx.record_outcome(run.id, decision.state, digest, decision.reason)
             else:
                 frozen = self._start(tx, run, digest, decision)
+            self.lock.fence(tx)
         if isinstance(decision, Settle):
             self._log_settled(job, campaign.id, decision)
             return None
@@ -150,10 +152,11 @@ class FanOut:
         return run.id
 
     def _lock_run_of_campaign(self, tx: StoreTransaction, job: Job, campaign_id: int) -> Run:
-        """The campaign's run row, created if new and locked, by the lock holder only."""
-        locked = tx.lock_run_of_campaign(job.name, campaign_id, self.lock.name)
-        self.lock.check_holder(locked.lock_holder)
-        return locked.run
+        """The campaign's run row, created if new and locked (the lease holder's only:
+        the transaction ends with the fence)."""
+        if not self.lock.held.is_set():
+            raise LockLost("the instance lease %r is not held" % self.lock.name)
+        return tx.lock_run_of_campaign(job.name, campaign_id)
 
     @staticmethod
     def _start(tx: StoreTransaction, run: Run, digest: str, plan: Plan) -> Optional[Frozen]:
@@ -179,6 +182,7 @@ class FanOut:
         with self.store.transaction() as tx:
             run = self._lock_run_of_campaign(tx, job, campaign.id)
             tx.record_outcome(run.id, RunState.FAILED, campaign.fingerprint(), reason)
+            self.lock.fence(tx)
         self._log_settled(job, campaign.id, Settle(RunState.FAILED, reason))
         return RunState.FAILED
 
@@ -202,9 +206,7 @@ class FanOut:
         """One chunk in one transaction. Returns the rows written and the run as
         this chunk left it (state DONE when it finished the campaign)."""
         with self.store.transaction() as tx:
-            locked = tx.lock_run(run_id, self.lock.name)
-            self.lock.check_holder(locked.lock_holder)
-            run = locked.run
+            run = tx.lock_run(run_id)
             if run.state != RunState.RUNNING:
                 return 0, run
             written = 0
@@ -216,8 +218,10 @@ class FanOut:
                 written = tx.write_chunk(run.id, run.resume_after, until, delivery)
                 run = replace(run, resume_after=until, written=run.written + written)
                 if until < run.last_audience_id:
+                    self.lock.fence(tx)
                     return written, run
             tx.finish(job.name, run)
+            self.lock.fence(tx)
         return written, replace(run, state=RunState.DONE)
 
     def _log_done(self, job: Job, run: Run, rows: int, seconds: float) -> None:

@@ -15,7 +15,7 @@ from mg_handling.lock import InstanceLock, LockBusy, LockLost
 from mg_handling.store import Store
 from mg_handling.worker import Backoff, run_job
 from util.config import Config
-from util.db import ACCESS_DENIED, DatabaseError, DatabaseUnavailable, Outage
+from util.db import AUTHENTICATION_FAILED, DatabaseError, DatabaseUnavailable, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +23,15 @@ EXIT_OK, EXIT_CAMPAIGN_FAILED, EXIT_ERROR = 0, 1, 2
 SHUTDOWN_GRACE_SECONDS = 5
 
 
-def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None
-          ) -> Tuple[Store, FanOut]:
-    """Pool, schema, lock: raises DatabaseError or LockBusy."""
-    store = Store(config.db, max_connections=len(JOBS) + 2, outage=outage)
+def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None,
+          standby: bool = False) -> Tuple[Store, FanOut]:
+    """Pool, schema, lease: raises DatabaseError, or LockBusy unless `standby`
+    (then the lease is taken over by the keeper thread once it is free)."""
+    store = Store(config.db, max_connections=len(JOBS) + 2, outage=outage,
+                  idle_transaction_seconds=max(1, round(config.lock_timeout)))
     try:
         store.ensure_schema()
-        lock = InstanceLock(config.db, store.outage)
+        lock = InstanceLock(config.db, store.outage, config.lock_timeout, standby)
         lock.acquire()
     except BaseException:
         store.close()
@@ -77,9 +79,9 @@ def _start_when_reachable(config: Config, stop: threading.Event
     backoff, outage = Backoff(), Outage()
     while not stop.is_set():
         try:
-            return start(config, stop, outage)
+            return start(config, stop, outage, standby=config.standby)
         except DatabaseUnavailable as error:
-            if error.code == ACCESS_DENIED:
+            if error.code in AUTHENTICATION_FAILED:
                 raise  # a wrong account is a configuration error, not an outage
             delay = backoff.next()
             logger.warning("cannot start yet (%s); trying again in %.0f s", error, delay)
@@ -88,7 +90,8 @@ def _start_when_reachable(config: Config, stop: threading.Event
 
 
 def run_forever(config: Config, stop: threading.Event) -> int:
-    """Three job threads and the lock keeper, until SIGTERM or SIGINT."""
+    """Three job threads and the lease keeper, until SIGTERM or SIGINT; exits 2
+    when another instance took the lease over and this one is not a standby."""
     try:
         started = _start_when_reachable(config, stop)
     except (DatabaseError, LockBusy) as error:
@@ -101,12 +104,8 @@ def run_forever(config: Config, stop: threading.Event) -> int:
     threads = [threading.Thread(target=run_job, name=job.name, daemon=True,
                                 args=(job, fanout, stop, config.poll_interval))
                for job in JOBS]
-    threads.append(threading.Thread(target=fanout.lock.keep, name="lock", daemon=True,
-                                    args=(stop, config.poll_interval)))
-    try:
-        fanout.prune_leftover_audiences()
-    except DatabaseError:
-        logger.exception("pruning leftover audiences failed; the next start tries again")
+    threads.append(threading.Thread(target=fanout.lock.keep, name="lease", daemon=True,
+                                    args=(stop,)))
     for thread in threads:
         thread.start()
     stop.wait()
@@ -119,6 +118,7 @@ def run_forever(config: Config, stop: threading.Event) -> int:
         logger.warning("%s still in a transaction after %d s: abandoned, the server rolls "
                        "it back and the next start does it again", ", ".join(busy),
                        SHUTDOWN_GRACE_SECONDS)
+    superseded = fanout.lock.superseded.is_set()
     stop_all(store, fanout)
     logger.info("message_handling stopped")
-    return EXIT_OK
+    return EXIT_ERROR if superseded else EXIT_OK

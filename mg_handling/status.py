@@ -37,6 +37,7 @@ from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
 from util.config import Config
 
 OVERDUE_SECONDS = 300
+STANDBY_SEEN_SECONDS = 30  # a standby checks every 2 s at most: gone after this
 STUCK_SECONDS = 300
 UNSENT_STATES = tuple(state.value for state in RunState if state in SETTLED)  # enum order
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -67,7 +68,7 @@ def run(config: Config, args: argparse.Namespace) -> int:
 def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     clock = tx.clock()
     settings = Settings.from_config(config)
-    instance = _instance(tx, lock_name(config.db.database))
+    instance = _instance(tx, lock_name(config.db.database), STANDBY_SEEN_SECONDS)
     runs = {(report.run.job, report.run.campaign_id): _run_facts(report)
             for report in tx.runs_for_status(hours)}
     campaigns = _waiting(tx, clock, settings, runs, hours)
@@ -80,16 +81,19 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     return report
 
 
-def _instance(tx: StoreTransaction, name: str) -> Dict[str, Any]:
-    """Who holds the lock now; when nobody does, the last instance that did
-    (`held` false); pid, host and since are None when the holder is unknown."""
-    holder = tx.lock_holder(name)
-    record = tx.instance_record(name)
-    if record is not None and holder is not None and record.connection_id != holder:
-        record = None
-    return {"lock_name": name, "held": holder is not None, "connection_id": holder,
-            "pid": record.pid if record else None, "host": record.host if record else None,
-            "since": record.started_at if record else None}
+def _instance(tx: StoreTransaction, name: str, standby_seconds: float) -> Dict[str, Any]:
+    """Who holds the instance lease now; when nobody does, the last instance that
+    did (`held` false; pid, host and since None before any instance ran here), and
+    the instances standing by."""
+    lease = tx.lease(name)
+    standby = [{"host": each.host, "pid": each.pid, "since": each.since}
+               for each in tx.standby_instances(name, standby_seconds)]
+    if lease is None or not lease.host:
+        return {"lock_name": name, "held": False, "epoch": None, "pid": None, "host": None,
+                "since": None, "expires_at": None, "standby": standby}
+    return {"lock_name": name, "held": lease.live, "epoch": lease.epoch, "pid": lease.pid,
+            "host": lease.host, "since": lease.acquired_at, "expires_at": lease.expires_at,
+            "standby": standby}
 
 
 def _run_facts(report: RunReport) -> Dict[str, Any]:
@@ -240,8 +244,6 @@ def _all_well(report: Dict[str, Any]) -> str:
 def _holder(instance: Dict[str, Any]) -> str:
     if not instance["held"]:
         return "no instance holds the lock"
-    if instance["pid"] is None:
-        return "database connection %s holds the lock" % instance["connection_id"]
     return "pid %s on %s holds the lock since %s" % (instance["pid"], instance["host"],
                                                      timestamp(instance["since"]))
 
@@ -268,14 +270,18 @@ def render(report: Dict[str, Any]) -> List[str]:
 
 
 def _instance_text(instance: Dict[str, Any]) -> str:
+    standby = "".join("\n          standing by: pid %s on %s, since %s" % (
+        each["pid"], each["host"], timestamp(each["since"])) for each in instance["standby"])
     if instance["held"]:
-        return "%s (lock %s, connection %s)" % (_holder(instance), instance["lock_name"],
-                                                 instance["connection_id"])
+        return "%s (lease %s, epoch %s, expires %s)%s" % (
+            _holder(instance), instance["lock_name"], instance["epoch"],
+            timestamp(instance["expires_at"]), standby)
     last = ""
     if instance["pid"] is not None:
-        last = " (last: pid %s on %s, started %s)" % (instance["pid"], instance["host"],
-                                                       timestamp(instance["since"]))
-    return "NONE: no instance holds the lock %s%s" % (instance["lock_name"], last)
+        last = " (last: pid %s on %s, from %s, epoch %s)" % (
+            instance["pid"], instance["host"], timestamp(instance["since"]),
+            instance["epoch"])
+    return "NONE: no instance holds the lock %s%s%s" % (instance["lock_name"], last, standby)
 
 
 def _sections(hours: int) -> List[Tuple[str, Tuple[str, ...], Any]]:

@@ -52,8 +52,14 @@ _STATES = {"pending": RunState.PENDING.value, "running": RunState.RUNNING.value,
 # 256 MiB in-memory temporary tables: the scan audience plan keeps its sets
 # (a few million card ids at most) in memory instead of spilling to disk,
 # which made it 5x slower at 1M users. They are allocated as rows arrive.
-SESSION_SETUP = ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-                 "SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456")
+# A transaction left open by a client that stopped (a frozen host) would hold its
+# row locks, the lease row's included, until the connection died: MariaDB (10.3+,
+# the versioned comment; MySQL ignores it) ends it after idle_transaction_timeout,
+# the lease's length, so that a standby's takeover is never blocked longer.
+def session_setup(idle_transaction_seconds: int) -> Tuple[str, ...]:
+    return ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+            "SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456"
+            " /*M!100300 , idle_transaction_timeout = %d */" % int(idle_transaction_seconds))
 PRUNE_ROWS = 10000
 
 
@@ -116,14 +122,6 @@ class Run:
 
 
 @dataclass(frozen=True)
-class LockedRun:
-    """A run row locked FOR UPDATE, and the connection holding the instance lock
-    as the server saw it in the same statement."""
-    run: Run
-    lock_holder: Optional[int]
-
-
-@dataclass(frozen=True)
 class RunReport:
     """A run as `status` shows it, with its ages from the server's clock."""
     run: Run
@@ -154,12 +152,38 @@ class Clock:
 
 
 @dataclass(frozen=True)
-class InstanceRecord:
-    """Who took the instance lock last (mh_instance)."""
+class LeaseTerms:
+    """What an instance asks of the lease row: its name, the holder and epoch it
+    holds (if any), how long a renewal lasts and how much must be left to renew."""
+    lock_name: str
+    holder: str
+    epoch: int
+    lease_us: int
+    margin_us: int
+
+    def params(self) -> Dict[str, Any]:
+        return {"lock_name": self.lock_name, "holder": self.holder, "epoch": self.epoch,
+                "lease_us": self.lease_us, "margin_us": self.margin_us}
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The lease row (mh_lease): who holds it, since when, until when (server time)."""
+    epoch: int
+    holder: str
     host: str
     pid: int
-    connection_id: int
-    started_at: datetime
+    acquired_at: Optional[datetime]
+    expires_at: datetime
+    live: bool
+
+
+@dataclass(frozen=True)
+class StandbyInstance:
+    host: str
+    pid: int
+    since: datetime
+    seen_at: datetime
 
 
 def _campaign(job: str, row: Row) -> Campaign:
@@ -175,10 +199,23 @@ def _due(job: str, row: Row) -> DueCampaign:
                        row["mh_run_fingerprint"])
 
 
-def _locked(row: Optional[Row]) -> LockedRun:
+def _locked(row: Optional[Row]) -> Run:
     if row is None:
         raise MissingTable("no run row to lock", None, "mh_campaign_run")
-    return LockedRun(Run.from_row(row), row["lock_holder"])
+    return Run.from_row(row)
+
+
+def _lease(tx: Transaction, lock_name: str) -> Optional[Lease]:
+    try:
+        row = tx.one(Q.lease, {"lock_name": lock_name})
+    except MissingTable as missing:
+        if missing.table != "mh_lease":
+            raise
+        return None
+    if row is None:
+        return None
+    return Lease(int(row["epoch"]), row["holder"], row["host"], int(row["pid"]),
+                 row["acquired_at"], row["expires_at"], bool(row["live"]))
 
 
 # ---------------------------------------------------------------- one transaction
@@ -198,14 +235,20 @@ class StoreTransaction:
         return _campaign(job, row) if row else None
 
     # -- runs
-    def lock_run_of_campaign(self, job: str, campaign_id: int, lock_name: str) -> LockedRun:
+    def lock_run_of_campaign(self, job: str, campaign_id: int) -> Run:
         """The campaign's run row, created if new, locked."""
-        key = dict(_STATES, job=job, campaign_id=campaign_id, lock_name=lock_name)
+        key = dict(_STATES, job=job, campaign_id=campaign_id)
         self._tx.execute(Q.ensure_run, key)
         return _locked(self._tx.one(Q.lock_run_of_campaign, key))
 
-    def lock_run(self, run_id: int, lock_name: str) -> LockedRun:
-        return _locked(self._tx.one(Q.lock_run, {"run_id": run_id, "lock_name": lock_name}))
+    def lock_run(self, run_id: int) -> Run:
+        return _locked(self._tx.one(Q.lock_run, {"run_id": run_id}))
+
+    def renew_lease(self, terms: LeaseTerms) -> bool:
+        """The fence of a claim or chunk transaction, its last statement: true when
+        this instance still holds the lease at its epoch with more than the margin
+        left (and then it is renewed, in this transaction)."""
+        return self._tx.execute(Q.renew_lease, terms.params()) == 1
 
     def run_of_campaign(self, job: str, campaign_id: int, lock: bool = False
                         ) -> Optional[Run]:
@@ -283,13 +326,18 @@ class StoreTransaction:
                           row["idle_seconds"], bool(row["recent"]))
                 for row in self._tx.all(Q.status_runs, dict(_STATES, hours=hours))]
 
-    def lock_holder(self, lock_name: str) -> Optional[int]:
-        """The connection holding the instance lock now, as this server sees it."""
-        holder = self._tx.row(Q.lock_holder, {"lock_name": lock_name})["connection_id"]
-        return int(holder) if holder is not None else None
+    def lease(self, lock_name: str) -> Optional[Lease]:
+        """The lease row; None before any instance ran here."""
+        return _lease(self._tx, lock_name)
 
-    def instance_record(self, lock_name: str) -> Optional[InstanceRecord]:
-        return _instance_record(self._tx, lock_name)
+    def standby_instances(self, lock_name: str, seconds: float) -> List[StandbyInstance]:
+        try:
+            rows = self._tx.all(Q.standby_instances, {"lock_name": lock_name,
+                                                      "seconds": int(seconds) + 1})
+        except MissingTable:
+            return []
+        return [StandbyInstance(row["host"], int(row["pid"]), row["since"], row["seen_at"])
+                for row in rows]
 
     def known_codes(self, dimension: str, codes: Sequence[str]) -> Dict[str, str]:
         """code (lower case: the code tables compare case-insensitively) -> what the
@@ -311,27 +359,17 @@ class StoreTransaction:
         return self._tx
 
 
-def _instance_record(tx: Transaction, lock_name: str) -> Optional[InstanceRecord]:
-    try:
-        row = tx.one(Q.instance_of_lock, {"lock_name": lock_name})
-    except MissingTable as missing:
-        if missing.table != "mh_instance":
-            raise
-        return None
-    return InstanceRecord(row["host"], int(row["pid"]), int(row["connection_id"]),
-                          row["started_at"]) if row else None
-
-
 # ---------------------------------------------------------------- the store
 
 class Store:
     """A pool of connections to one database, and its one-transaction operations."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None) -> None:
+                 outage: Optional[Outage] = None, idle_transaction_seconds: int = 3600
+                 ) -> None:
         self.config = config
         self.db = Database(config, max_connections=max_connections, outage=outage,
-                           session_setup=SESSION_SETUP)
+                           session_setup=session_setup(idle_transaction_seconds))
 
     @property
     def outage(self) -> Outage:
@@ -368,36 +406,41 @@ class Store:
                 deleted = tx.execute(Q.prune_audience, {"run_id": run_id, "limit": PRUNE_ROWS})
 
 
-# ---------------------------------------------------------------- the lock's connection
+# ---------------------------------------------------------------- the lease's connection
 
-class LockConnection:
-    """The instance lock's own connection: a named lock lives as long as it."""
+class LeaseConnection:
+    """The instance lease's own connection (autocommit, each statement bounded by
+    `timeout`): the keeper renews the lease on it whatever the pool is doing."""
 
-    def __init__(self, config: DatabaseConfig) -> None:
-        self._connection = DedicatedConnection(config)
+    def __init__(self, config: DatabaseConfig, timeout: float) -> None:
+        self._connection = DedicatedConnection(config, timeout)
         self._tx = self._connection.statements
 
-    def get_lock(self, lock_name: str) -> Tuple[Optional[int], int]:
-        """GET_LOCK's answer (1 taken, 0 held by another, None an error) and this
-        connection's id."""
-        row = self._tx.row(Q.get_lock, {"lock_name": lock_name})
-        acquired = row["acquired"]
-        return (int(acquired) if acquired is not None else None), int(row["connection_id"])
+    def take(self, terms: LeaseTerms, host: str, pid: int) -> bool:
+        """Take the lease when it is free (a new epoch); true when taken."""
+        self._tx.execute(Q.ensure_lease, {"lock_name": terms.lock_name})
+        return self._tx.execute(Q.take_lease, dict(terms.params(), host=host, pid=pid)) == 1
 
-    def owned(self, lock_name: str) -> bool:
-        return self._tx.row(Q.lock_owned, {"lock_name": lock_name})["owned"] == 1
+    def take_from_dead(self, terms: LeaseTerms, host: str, pid: int, dead: Lease) -> bool:
+        """Take the lease from a holder known not to run any more; true when taken."""
+        return self._tx.execute(Q.take_lease_of_dead_holder, dict(
+            terms.params(), host=host, pid=pid, dead_epoch=dead.epoch,
+            dead_holder=dead.holder)) == 1
 
-    def holder(self, lock_name: str) -> Optional[int]:
-        holder = self._tx.row(Q.lock_holder, {"lock_name": lock_name})["connection_id"]
-        return int(holder) if holder is not None else None
+    def renew(self, terms: LeaseTerms) -> bool:
+        return self._tx.execute(Q.renew_lease, terms.params()) == 1
 
-    def instance_record(self, lock_name: str) -> Optional[InstanceRecord]:
-        return _instance_record(self._tx, lock_name)
+    def release(self, terms: LeaseTerms) -> None:
+        self._tx.execute(Q.release_lease, terms.params())
 
-    def record_instance(self, lock_name: str, host: str, pid: int, connection_id: int
-                        ) -> None:
-        self._tx.execute(Q.record_instance, {"lock_name": lock_name, "host": host, "pid": pid,
-                                             "connection_id": connection_id})
+    def lease(self, lock_name: str) -> Optional[Lease]:
+        return _lease(self._tx, lock_name)
+
+    def record_standby(self, terms: LeaseTerms, host: str, pid: int) -> None:
+        self._tx.execute(Q.record_standby, dict(terms.params(), host=host, pid=pid))
+
+    def forget_standby(self, terms: LeaseTerms) -> None:
+        self._tx.execute(Q.forget_standby, terms.params())
 
     def close(self) -> None:
         self._connection.close()

@@ -61,9 +61,10 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     but a stop ends this loop: every error is logged and backed off."""
     backoff = Backoff()
     heartbeat = Heartbeat(job)
-    prune = False  # a done run's audience is still to be deleted (until that succeeds)
+    prune = True  # done runs' audiences to delete: an earlier run's first, then after polls
+    troubled = False  # a transient error is logged once per episode, not per retry
     while not stop.is_set():
-        if not fanout.lock.held.is_set():
+        if not fanout.lock.may_write():
             stop.wait(1.0)
             continue
         try:
@@ -75,15 +76,21 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
         except DatabaseUnavailable:
             delay = backoff.next()  # logged once for the whole outage by util.db.Outage
         except LockLost as lost:
-            logger.warning("%s: %s; paused until the lock is held again", job.name, lost)
+            logger.warning("%s: %s; paused until the lease is held again", job.name, lost)
             delay = 1.0
         except TransientError as error:
             delay = backoff.next()
-            logger.warning("%s: %s; polling again in %.0f s", job.name, error, delay)
+            (logger.debug if troubled else logger.warning)(
+                "%s: %s; polling again in %.0f s (until it works, retries are logged at "
+                "DEBUG)", job.name, error, delay)
+            troubled = True
         except Exception:
             delay = backoff.next()
             logger.exception("%s: poll failed; polling again in %.0f s", job.name, delay)
         else:
+            if troubled:
+                logger.info("%s: polling works again", job.name)
+                troubled = False
             backoff.reset()
             heartbeat.polled(result)
             delay = poll_interval

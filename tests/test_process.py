@@ -57,8 +57,8 @@ def test_sigkill_mid_fanout_then_restart_writes_everyone_exactly_once(db, tmp_pa
 def test_second_instance_exits_2_and_names_the_holder(db, config_path):
     first = start_daemon(config_path)
     try:
-        wait_until(lambda: daemon_table_exists(db, "mh_instance")
-                   and db.scalar("SELECT COUNT(*) FROM mh_instance"))
+        wait_until(lambda: daemon_table_exists(db, "mh_lease")
+                   and db.scalar("SELECT COUNT(*) FROM mh_lease WHERE holder <> ''"))
         second = run_main(config_path, "--once", timeout=30)
         assert second.returncode == 2
         assert "another instance holds the lock" in second.stderr
@@ -132,7 +132,7 @@ def test_sigterm_while_a_campaign_transaction_is_blocked_exits_promptly_and_lose
     blocker = connect(db.name)
     daemon = start_daemon(config_path)
     try:
-        wait_until(lambda: daemon_table_exists(db, "mh_instance"))
+        wait_until(lambda: daemon_table_exists(db, "mh_lease"))
         with blocker.cursor() as cursor:  # an uncommitted run row: the claim must wait on it
             cursor.execute("BEGIN")
             cursor.execute("INSERT INTO mh_campaign_run (job, campaign_id, state) "

@@ -10,7 +10,7 @@ import logging
 import os
 import stat
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 MAIN_SECTION = "main"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -31,9 +31,41 @@ class DatabaseConfig:
     database: str
     charset: str
 
+    @property
+    def nodes(self) -> Tuple[Tuple[str, int], ...]:
+        """The database hosts to try, in order (`host` may list several)."""
+        return parse_hosts(self.host, self.port)
+
     def describe(self) -> str:
         """Where this section points, for messages (never the password)."""
-        return "%s@%s:%d/%s" % (self.user, self.host, self.port, self.database)
+        return "%s@%s/%s" % (self.user, ",".join(node_name(*node) for node in self.nodes),
+                              self.database)
+
+
+def node_name(host: str, port: int) -> str:
+    return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+
+
+def parse_hosts(text: str, default_port: int) -> Tuple[Tuple[str, int], ...]:
+    """`a, b:3307, [::1]:3308` -> ((a, default_port), (b, 3307), (::1, 3308))."""
+    nodes = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            raise ValueError("an empty entry in the host list %r" % text)
+        host, port = entry, default_port
+        if entry.startswith("["):  # an IPv6 address, its port after the bracket
+            host, _, rest = entry[1:].partition("]")
+            if rest:
+                port = _port(rest.lstrip(":"))
+        elif entry.count(":") == 1:
+            host, _, port_text = entry.partition(":")
+            if not port_text.isdigit():
+                raise ValueError("%r: the port must be a number" % entry)
+            port = _port(port_text)
+        if not host:
+            raise ValueError("no host name in %r" % entry)
+        nodes.append((host, port))
+    return tuple(nodes)
 
 
 @dataclass(frozen=True)
@@ -47,8 +79,27 @@ class Config:
     max_rows_per_second: int
     log_file: str
     log_level: str
+    standby: bool
+    lock_timeout: float
     db: DatabaseConfig
     world_readable: bool
+
+
+def _boolean(text: str) -> bool:
+    values = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
+    if text.lower() not in values:
+        raise ValueError("must be true or false, not %r" % text)
+    return values[text.lower()]
+
+
+def _at_least_seconds(minimum: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = float(text)
+        if value < minimum:
+            raise ValueError("must be at least %g seconds" % minimum)
+        return value
+    return parse
 
 
 def _positive_number(text: str) -> float:
@@ -103,6 +154,8 @@ MAIN_KEYS: Dict[str, tuple] = {
     "max_rows_per_second": (_int_at_least(0), "0"),
     "log_file": (_non_empty, "pushing.log"),
     "log_level": (_log_level, "INFO"),
+    "standby": (_boolean, "false"),
+    "lock_timeout": (_at_least_seconds(3.0), "30"),
 }
 DATABASE_KEYS: Dict[str, tuple] = {
     "host": (_non_empty, None),
@@ -168,6 +221,10 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         raise ConfigError("%s: no database section [%s] in %s (have: %s)"
                           % (origin, section, path, ", ".join(databases) or "none"))
     db = DatabaseConfig(section=section, **_read_section(parser, section, DATABASE_KEYS))
+    try:
+        parse_hosts(db.host, db.port)
+    except ValueError as error:
+        raise ConfigError("[%s] host: %s" % (section, error)) from None
     log_file = os.path.join(os.path.dirname(path), os.path.expanduser(main["log_file"]))
     mode = os.stat(path).st_mode
     return Config(
@@ -175,7 +232,8 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         push_ahead_seconds=main["push_ahead_seconds"], batch_size=main["batch_size"],
         max_lateness_seconds=main["max_lateness_seconds"],
         max_rows_per_second=main["max_rows_per_second"],
-        log_file=os.path.abspath(log_file), log_level=main["log_level"], db=db,
+        log_file=os.path.abspath(log_file), log_level=main["log_level"],
+        standby=main["standby"], lock_timeout=main["lock_timeout"], db=db,
         world_readable=bool(mode & (stat.S_IRGRP | stat.S_IROTH)),
     )
 

@@ -16,12 +16,12 @@ import logging
 import re
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pymysql
 from dbutils.pooled_db import PooledDB
 
-from util.config import DatabaseConfig
+from util.config import DatabaseConfig, node_name
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,15 @@ TRANSIENT_ERRORS = {
     1969,  # max_statement_time exceeded (MariaDB)
     3024,  # max_execution_time exceeded (MySQL)
 }
-ACCESS_DENIED = 1045
+# A Galera node that is not ready: not in the primary component, or not synced
+# yet after a restart. Another node may be: treated as unreachable, so the pool is
+# rebuilt and its connections go to the first usable node.
+NODE_NOT_READY = {
+    1047,  # WSREP has not yet prepared node for application use
+    1180,  # error during COMMIT: not connected to the primary component
+}
+# The account is refused (1698: unix_socket authentication of an unknown user).
+AUTHENTICATION_FAILED = {1045, 1698}
 NO_SUCH_TABLE = 1146
 _MISSING_TABLE_NAME = re.compile(r"Table '(?:[^'.]*\.)?([^']*)' doesn't exist")
 
@@ -95,13 +103,14 @@ def translate(error: Exception) -> DatabaseError:
     code = error.args[0] if error.args and isinstance(error.args[0], int) else None
     text = str(error.args[1]) if len(error.args) > 1 else str(error)
     message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
-    if code == ACCESS_DENIED:
+    if code in AUTHENTICATION_FAILED:
         message = "authentication failed: " + message
     if code in TRANSIENT_ERRORS or (code is not None and 0 < code < 1000):
         # Codes below 1000 are the server's own file errors (a temporary file it
         # could not write or delete): its trouble, not the campaign's.
         return TransientError(message, code)
-    if code in CONNECTION_ERRORS or isinstance(error, pymysql.err.InterfaceError):
+    if code in CONNECTION_ERRORS or code in NODE_NOT_READY or code in AUTHENTICATION_FAILED \
+            or isinstance(error, pymysql.err.InterfaceError):
         return DatabaseUnavailable(message, code)
     if isinstance(error, pymysql.err.OperationalError) and (code is None or code >= 2000):
         return DatabaseUnavailable(message, code)
@@ -112,11 +121,12 @@ def translate(error: Exception) -> DatabaseError:
 
 
 def connect_kwargs(config: DatabaseConfig) -> Dict[str, Any]:
-    """PyMySQL connection arguments for a database section. The password goes
-    as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail on Chinese."""
-    return dict(host=config.host, port=config.port, user=config.user,
-                password=config.password.encode("utf-8"), database=config.database,
-                charset=config.charset, autocommit=False, connect_timeout=CONNECT_TIMEOUT)
+    """PyMySQL connection arguments for a database section, the host aside. The
+    password goes as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail
+    on Chinese."""
+    return dict(user=config.user, password=config.password.encode("utf-8"),
+                database=config.database, charset=config.charset, autocommit=False,
+                connect_timeout=CONNECT_TIMEOUT)
 
 
 CONNECT_TIMEOUT = 5
@@ -136,11 +146,89 @@ class Connection(pymysql.connections.Connection):
             self._read_timeout = read_timeout  # applied to the socket at the next read
 
 
-def connect(**kwargs: Any) -> Connection:
-    return Connection(**kwargs)
+# How a connection learns whether its server is a Galera node fit for writes.
+_WSREP_ON = "SHOW GLOBAL VARIABLES LIKE 'wsrep_on'"
+_WSREP_STATUS = ("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                 "('wsrep_ready', 'wsrep_local_state', 'wsrep_cluster_status')")
+_SYNCED = {"wsrep_ready": "ON", "wsrep_local_state": "4", "wsrep_cluster_status": "Primary"}
+# Reads wait until the node has applied every write the cluster committed before
+# them: the lease and the cursors are decided on the cluster's latest state.
+_CAUSAL_READS = "SET SESSION wsrep_sync_wait = 1"
 
 
-connect.dbapi = pymysql  # type: ignore[attr-defined]  # where DBUtils finds the error classes
+def node_problem(connection: Connection) -> Optional[str]:
+    """Why a connected server must not be used (a Galera node that is not synced
+    in the primary component), or None; a plain server is always fit."""
+    with connection.cursor() as cursor:
+        cursor.execute(_WSREP_ON)
+        row = cursor.fetchone()
+        if not row or str(row[1]).upper() != "ON":
+            return None
+        cursor.execute(_WSREP_STATUS)
+        status = {name: str(value) for name, value in cursor.fetchall()}
+        if any(status.get(name) != value for name, value in _SYNCED.items()):
+            return "a Galera node not synced in the primary component (%s)" % ", ".join(
+                "%s %s" % (name, status.get(name, "?")) for name in sorted(_SYNCED))
+        cursor.execute(_CAUSAL_READS)
+    return None
+
+
+class Nodes:
+    """The hosts of a database section, as a DBUtils creator: a new connection goes
+    to the first usable one, starting with the one in use, and a move is logged."""
+    dbapi = pymysql  # where DBUtils finds the error classes
+
+    def __init__(self, config: DatabaseConfig, **overrides: Any) -> None:
+        self.config = config
+        self._kwargs = dict(connect_kwargs(config), **overrides)
+        self._lock = threading.Lock()
+        self._current: Optional[Tuple[str, int]] = None
+
+    def __call__(self) -> Connection:
+        nodes = list(self.config.nodes)
+        with self._lock:
+            if self._current in nodes:  # stay where we are while it works
+                start = nodes.index(self._current)
+                nodes = nodes[start:] + nodes[:start]
+        failures: List[str] = []
+        for host, port in nodes:
+            try:
+                connection = Connection(host=host, port=port, **self._kwargs)
+            except pymysql.err.MySQLError as error:
+                if len(nodes) == 1 or _code(error) in AUTHENTICATION_FAILED:
+                    raise  # the account is wrong everywhere: no node to try
+                failures.append("%s: %s" % (node_name(host, port), error))
+                continue
+            problem = _checked(connection)
+            if problem is None:
+                self._use((host, port))
+                return connection
+            failures.append("%s: %s" % (node_name(host, port), problem))
+        raise pymysql.err.OperationalError(
+            2003, "no usable database node (%s)" % "; ".join(failures))
+
+    def _use(self, node: Tuple[str, int]) -> None:
+        with self._lock:
+            previous, self._current = self._current, node
+        if previous is None and len(self.config.nodes) > 1:
+            logger.info("using database node %s", node_name(*node))
+        elif previous is not None and previous != node:
+            logger.warning("moved from database node %s to %s", node_name(*previous),
+                           node_name(*node))
+
+
+def _checked(connection: Connection) -> Optional[str]:
+    try:
+        problem = node_problem(connection)
+    except pymysql.err.MySQLError as error:
+        problem = str(error)
+    if problem is not None:
+        connection.close()
+    return problem
+
+
+def _code(error: Exception) -> Optional[int]:
+    return error.args[0] if error.args and isinstance(error.args[0], int) else None
 
 
 
@@ -208,16 +296,26 @@ class Transaction:
 
 
 class Database:
-    """A pool of connections to one database section."""
+    """A pool of connections to one database section. When the database is lost
+    (or its node is not ready) the pool is rebuilt, so that every connection goes
+    again through Nodes, to the first usable node."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
                  outage: Optional[Outage] = None, session_setup: Sequence[str] = ()) -> None:
         self.config = config
         self.outage = outage or Outage()
-        self._pool = PooledDB(
-            creator=connect, maxconnections=max_connections, maxcached=max_connections,
-            blocking=True, setsession=list(session_setup), ping=1, reset=True,
-            **connect_kwargs(config))
+        self._nodes = Nodes(config)
+        self._settings = dict(maxconnections=max_connections, maxcached=max_connections,
+                              blocking=True, setsession=list(session_setup), ping=1,
+                              reset=True)
+        self._pool_lock = threading.Lock()
+        self._pool = PooledDB(creator=self._nodes, **self._settings)
+
+    def _rebuild_pool(self) -> None:
+        """Connections in use go back to the old pool, which closes them when it goes."""
+        with self._pool_lock:
+            old, self._pool = self._pool, PooledDB(creator=self._nodes, **self._settings)
+        old.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -246,6 +344,7 @@ class Database:
     def _failed(self, error: DatabaseError) -> DatabaseError:
         if isinstance(error, DatabaseUnavailable):
             self.outage.failed(error)
+            self._rebuild_pool()
         return error
 
     @staticmethod
@@ -272,12 +371,14 @@ def split_statements(script: str) -> Sequence[str]:
 
 
 class DedicatedConnection:
-    """One autocommit connection of its own, outside the pool: what lives exactly
-    as long as a connection (a named lock) needs one that nothing else uses."""
+    """One autocommit connection of its own, outside the pool, whose statements are
+    bounded by `timeout` seconds (the instance lease's: it must never wait longer
+    than the lease lasts)."""
 
-    def __init__(self, config: DatabaseConfig) -> None:
+    def __init__(self, config: DatabaseConfig, timeout: float) -> None:
         try:
-            self._connection = connect(**dict(connect_kwargs(config), autocommit=True))
+            self._connection = Nodes(config, autocommit=True, read_timeout=timeout,
+                                     write_timeout=timeout)()
         except pymysql.err.MySQLError as error:
             raise translate(error) from None
         self.statements = Transaction(self._connection)

@@ -39,13 +39,29 @@ CREATE TABLE IF NOT EXISTS mh_audience (
   KEY run_id (run_id, id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
--- Who holds the single-instance lock of this database, for `status` and for
--- the message a second instance prints.
-CREATE TABLE IF NOT EXISTS mh_instance (
+-- The instance lease: one instance writes to this database at a time. It is
+-- taken and renewed by writes (which a Galera cluster certifies: nothing rests on
+-- one node's locks) and carries a fencing epoch, raised at every takeover, that
+-- each claim and chunk transaction renews as its last statement: a stale holder's
+-- transaction matches no row and rolls back. Times are the database server's.
+CREATE TABLE IF NOT EXISTS mh_lease (
   lock_name varchar(64) NOT NULL,
+  epoch bigint NOT NULL DEFAULT 0,
+  holder varchar(128) NOT NULL DEFAULT '',
+  host varchar(255) NOT NULL DEFAULT '',
+  pid int NOT NULL DEFAULT 0,
+  acquired_at datetime(6) NULL,
+  expires_at datetime(6) NOT NULL,
+  PRIMARY KEY (lock_name)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- The instances standing by for the lease (standby = true), for `status`.
+CREATE TABLE IF NOT EXISTS mh_standby (
+  lock_name varchar(64) NOT NULL,
+  holder varchar(128) NOT NULL,
   host varchar(255) NOT NULL,
   pid int NOT NULL,
-  connection_id bigint NOT NULL,
-  started_at datetime NOT NULL,
-  PRIMARY KEY (lock_name)
+  since datetime NOT NULL,
+  seen_at datetime NOT NULL,
+  PRIMARY KEY (lock_name, holder)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

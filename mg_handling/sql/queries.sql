@@ -314,12 +314,12 @@ resume_after, last_audience_id, attempts, last_error, created_at, started_at,
 finished_at, updated_at
 
 -- name: lock_run_of_campaign
-SELECT {run_row}, IS_USED_LOCK(%(lock_name)s) AS lock_holder
+SELECT {run_row}
 FROM mh_campaign_run
 WHERE job = %(job)s AND campaign_id = %(campaign_id)s FOR UPDATE;
 
 -- name: lock_run
-SELECT {run_row}, IS_USED_LOCK(%(lock_name)s) AS lock_holder
+SELECT {run_row}
 FROM mh_campaign_run WHERE id = %(run_id)s FOR UPDATE;
 
 -- name: record_outcome
@@ -388,20 +388,55 @@ UPDATE sys_user_promotion SET status = 2 WHERE id = %(campaign_id)s;
 UPDATE operation_activity SET push_state = 2, push_count = %(recipients)s
 WHERE id = %(campaign_id)s;
 
--- ---------------------------------------------------------------- instance lock
+-- ---------------------------------------------------------------- instance lease
+-- The lease row of a database (mg_handling/lock.py). Every statement that takes
+-- or keeps it is a write: Galera certifies it against any other writer of the row.
+-- Durations travel in microseconds (INTERVAL n SECOND would round a fraction).
 
--- name: get_lock
-SELECT GET_LOCK(%(lock_name)s, 0) AS acquired, CONNECTION_ID() AS connection_id;
+-- name: ensure_lease
+INSERT IGNORE INTO mh_lease (lock_name, expires_at) VALUES (%(lock_name)s, NOW(6));
 
--- name: lock_owned
-SELECT IS_USED_LOCK(%(lock_name)s) = CONNECTION_ID() AS owned;
+-- Taken when it is free: expired, or released by its holder.
+-- name: take_lease
+UPDATE mh_lease
+SET epoch = epoch + 1, holder = %(holder)s, host = %(host)s, pid = %(pid)s,
+    acquired_at = NOW(6), expires_at = NOW(6) + INTERVAL %(lease_us)s MICROSECOND
+WHERE lock_name = %(lock_name)s AND (expires_at <= NOW(6) OR holder = '');
 
--- name: lock_holder
-SELECT IS_USED_LOCK(%(lock_name)s) AS connection_id;
+-- Kept: only by its holder at its epoch, and only while it has more than
+-- margin_us left, so that a holder stops writing before it could have lost it.
+-- name: renew_lease
+UPDATE mh_lease SET expires_at = NOW(6) + INTERVAL %(lease_us)s MICROSECOND
+WHERE lock_name = %(lock_name)s AND epoch = %(epoch)s AND holder = %(holder)s
+  AND expires_at > NOW(6) + INTERVAL %(margin_us)s MICROSECOND;
 
--- name: instance_of_lock
-SELECT host, pid, connection_id, started_at FROM mh_instance WHERE lock_name = %(lock_name)s;
+-- Taken from a holder that no longer runs (its process is gone from this host):
+-- only at the epoch it was seen with, so a concurrent takeover wins or loses whole.
+-- name: take_lease_of_dead_holder
+UPDATE mh_lease
+SET epoch = epoch + 1, holder = %(holder)s, host = %(host)s, pid = %(pid)s,
+    acquired_at = NOW(6), expires_at = NOW(6) + INTERVAL %(lease_us)s MICROSECOND
+WHERE lock_name = %(lock_name)s AND epoch = %(dead_epoch)s AND holder = %(dead_holder)s;
 
--- name: record_instance
-REPLACE INTO mh_instance (lock_name, host, pid, connection_id, started_at)
-VALUES (%(lock_name)s, %(host)s, %(pid)s, %(connection_id)s, NOW());
+-- name: release_lease
+UPDATE mh_lease SET holder = '', expires_at = NOW(6)
+WHERE lock_name = %(lock_name)s AND epoch = %(epoch)s AND holder = %(holder)s;
+
+-- name: lease
+SELECT epoch, holder, host, pid, acquired_at, expires_at,
+       expires_at > NOW(6) AND holder <> '' AS live
+FROM mh_lease WHERE lock_name = %(lock_name)s;
+
+-- name: record_standby
+INSERT INTO mh_standby (lock_name, holder, host, pid, since, seen_at)
+VALUES (%(lock_name)s, %(holder)s, %(host)s, %(pid)s, NOW(), NOW())
+ON DUPLICATE KEY UPDATE seen_at = NOW();
+
+-- name: forget_standby
+DELETE FROM mh_standby WHERE lock_name = %(lock_name)s AND holder = %(holder)s;
+
+-- The instances that said they stand by within the last `seconds`.
+-- name: standby_instances
+SELECT host, pid, since, seen_at FROM mh_standby
+WHERE lock_name = %(lock_name)s AND seen_at >= NOW() - INTERVAL %(seconds)s SECOND
+ORDER BY since;

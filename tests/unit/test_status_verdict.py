@@ -1,6 +1,6 @@
 """`status --check`'s verdict (status.check) from hand-built reports. No database.
 
-Kept in its own file: the report's shape may change with the store (issue 10)."""
+The instance is the lease's holder (mg_handling/lock.py): it always names a pid and a host."""
 from datetime import datetime
 
 import pytest
@@ -8,10 +8,10 @@ import pytest
 from mg_handling import status
 
 SINCE = datetime(2026, 1, 2, 3, 4, 5)
-HELD = {"lock_name": "mh_lock_业务", "held": True, "connection_id": 77, "pid": 4242,
-        "host": "主机-1", "since": SINCE}
-HELD_BY_UNKNOWN = dict(HELD, pid=None, host=None, since=None)
-FREE = dict(HELD, held=False, connection_id=None)
+HELD = {"lock_name": "mh_lock_业务", "held": True, "epoch": 3, "pid": 4242, "host": "主机-1",
+        "since": SINCE, "standby": []}
+FREE = dict(HELD, held=False)
+HOLDER = "pid 4242 on 主机-1 holds the lock since 2026-01-02 03:04:05"
 
 
 def entry(job, campaign_id, state, problem=None):
@@ -49,7 +49,7 @@ def test_a_stuck_run_is_critical_and_names_the_holder():
 
 
 def test_overdue_and_unsent_are_warnings_in_a_fixed_order():
-    result = verdict(HELD_BY_UNKNOWN, entry("news", 1, "failed", "failed"),
+    result = verdict(HELD, entry("news", 1, "failed", "failed"),
                      entry("activity", 2, "expired", "expired"),
                      entry("promotion", 3, "due", "overdue"),
                      entry("news", 4, "skipped", "skipped"),
@@ -57,7 +57,7 @@ def test_overdue_and_unsent_are_warnings_in_a_fixed_order():
     assert result == {"status": "WARNING", "exit_code": 1, "summary":
                       "WARNING: 1 overdue (promotion 3); 2 failed (news 1, activity 5); "
                       "1 skipped (news 4); 1 expired (activity 2); "
-                      "database connection 77 holds the lock"}
+                      "%s" % HOLDER}
 
 
 def test_critical_comes_before_warnings_and_wins():
@@ -74,5 +74,5 @@ def test_critical_comes_before_warnings_and_wins():
 ])
 def test_at_most_five_campaigns_are_named_per_problem(count, shown):
     entries = [entry("news", n, "expired", "expired") for n in range(1, count + 1)]
-    assert verdict(HELD_BY_UNKNOWN, *entries)["summary"] == (
-        "WARNING: %s; database connection 77 holds the lock" % shown)
+    assert verdict(HELD, *entries)["summary"] == (
+        "WARNING: %s; %s" % (shown, HOLDER))
