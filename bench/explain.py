@@ -24,27 +24,19 @@ _ALIAS = re.compile(r"\b(?:FROM|JOIN)\s+`?(\w+)`?\s+(?:AS\s+)?`?(\w+)`?", re.IGN
 def daemon_fill(conn: Any, campaign: Campaign, delivery: Delivery) -> Tuple[str, str, Dict]:
     """(plan, fill statement, parameters) exactly as the daemon would run them."""
     tx = Transaction(conn)
-    params = campaign.targeting().query_params(tx)
-    choose = getattr(daemon_targeting, "choose_plan", None)
-    plan = choose(tx, params) if choose else "scan"
-    fills = getattr(daemon_targeting, "NARROW_FILLS", {}) if plan == "narrow" \
-        else daemon_targeting.AUDIENCE_FILLS
+    params = daemon_targeting.audience_params(tx, campaign.targeting())
+    plan = daemon_targeting.choose_plan(tx, params)
     params["run_id"] = 0
-    return plan, fills[delivery.audience], params
+    return plan, daemon_targeting.STATEMENTS[plan].fills[delivery.audience], params
 
 
 def daemon_select(conn: Any, campaign: Campaign, delivery: Delivery
-                  ) -> Optional[Tuple[str, Dict[str, Any]]]:
-    """(SELECT, parameters) of the daemon's audience alone, in the plan it would use,
-    when the daemon has such a SELECT-only statement (else None)."""
+                  ) -> Tuple[str, Dict[str, Any]]:
+    """(SELECT, parameters) of the daemon's audience alone, in the plan it would use."""
     tx = Transaction(conn)
-    params = campaign.targeting().query_params(tx)
-    choose = getattr(daemon_targeting, "choose_plan", None)
-    plan = choose(tx, params) if choose else "scan"
-    selects = getattr(daemon_targeting, "AUDIENCE_SELECTS", {})
-    name = "audience_%s_narrow" % delivery.audience
-    sql = getattr(Q, name, None) if plan == "narrow" else selects.get(delivery.audience)
-    return (sql, params) if sql else None
+    params = daemon_targeting.audience_params(tx, campaign.targeting())
+    plan = daemon_targeting.choose_plan(tx, params)
+    return daemon_targeting.STATEMENTS[plan].selects[delivery.audience], params
 
 
 def explain(conn: Any, sql: str, params: Any = None) -> List[Dict[str, Any]]:

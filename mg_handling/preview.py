@@ -19,14 +19,14 @@ from mg_handling.commands import (EXIT_OK, JOBS_BY_NAME, Clock, database, durati
 from mg_handling.engine import RETRY, SETTLED, Job, Plan, Settle, Settings, decide, fingerprint
 from mg_handling.messages import MESSAGE_QUEUE
 from mg_handling.queries import Q
-from mg_handling.targeting import (AUDIENCE_SELECTS, DIMENSIONS, NARROW_SELECTS, Targeting,
-                                   choose_plan)
+from mg_handling.targeting import (DIMENSION_NAMES, STATEMENTS, Targeting, audience_params,
+                                   breakdown_counts, choose_plan)
 from util.config import Config
 from util.db import Transaction
 
 SAMPLE_SIZE = 10
 MAX_CODES = 256  # per dimension, in the breakdown (campaign_code_rows)
-# The audience SELECTs of queries.sql, counted or sampled instead of frozen.
+# The audience SELECTs of targeting.py, counted or sampled instead of frozen.
 COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
 SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
 KNOWN_CODES = {"region": (Q.known_region_codes, "province_city_code"),
@@ -87,16 +87,12 @@ def _audience(tx: Transaction, plan: Plan) -> Dict[str, Any]:
     """The audience's size, its accounts per code and a sample, in few statements
     whatever the number of codes (the breakdown also counts the accounts)."""
     kind, targeting = plan.delivery.audience, plan.targeting
-    params = targeting.query_params(tx)
-    narrow = choose_plan(tx, params) == "narrow"  # the plan the send would use
-    selects = NARROW_SELECTS if narrow else AUDIENCE_SELECTS
-    breakdown = Q.audience_breakdown_narrow if narrow else Q.audience_breakdown
-    lists = {dimension + "_list": ",".join(getattr(targeting, dimension))
-             for dimension in DIMENSIONS}
-    counts = {(row["dimension"], row["code"]): int(row["accounts"])
-              for row in tx.all(breakdown, dict(params, **lists))}
+    params = audience_params(tx, targeting)
+    chosen = choose_plan(tx, params)  # the plan the send would use
+    selects = STATEMENTS[chosen].selects
+    counts = breakdown_counts(tx, targeting, params, chosen)
     accounts = counts.get(("all", ""), 0)
-    audience = {"kind": kind, "plan": "narrow" if narrow else "scan", "accounts": accounts,
+    audience = {"kind": kind, "plan": chosen, "accounts": accounts,
                 "codes": _per_code(tx, targeting, counts),
                 "sample": _sample(tx, selects["users"], params)}
     if kind == "users":
@@ -116,8 +112,8 @@ def _per_code(tx: Transaction, targeting: Targeting, counts: Dict[Tuple[str, str
     """(dimension, code, what the code tables know it as, accounts) for every code."""
     rows = []
     found = {(dimension, code.lower()): n for (dimension, code), n in counts.items()}
-    for dimension in DIMENSIONS:
-        codes = getattr(targeting, dimension)
+    for dimension in DIMENSION_NAMES:
+        codes = targeting.codes(dimension)
         known = _known_codes(tx, dimension, codes)
         rows += [(dimension, code, known[code.lower()],
                   found.get((dimension, code.lower()), 0) if index < MAX_CODES else None)

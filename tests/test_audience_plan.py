@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from conftest import ROOT, SERVER, apply_sql_file
-from mg_handling.targeting import Targeting, choose_plan, plan_for_reach
+from mg_handling.targeting import Targeting, audience_params, choose_plan, plan_for_reach
 from util.config import DatabaseConfig
 from util.db import Database
 
@@ -26,7 +26,7 @@ def plan_for(db, region: str) -> str:
     try:
         with database.transaction() as tx:
             targeting = Targeting.from_row({"region": region, "industry": "I1", "func": "F1"})
-            return choose_plan(tx, targeting.query_params(tx))
+            return choose_plan(tx, audience_params(tx, targeting))
     finally:
         database.close()
 

@@ -128,7 +128,7 @@ def test_per_code_counts_agree_with_the_audience_narrowed_to_each_code(db, confi
     from mg_handling.commands import JOBS_BY_NAME, database
     from mg_handling.engine import Settings
     from mg_handling.preview import COUNT, build
-    from mg_handling.targeting import AUDIENCE_SELECTS, DIMENSIONS
+    from mg_handling.targeting import DIMENSION_NAMES, STATEMENTS, audience_params
     from util.config import load_config
     import dataclasses
     config = load_config(config_path)
@@ -136,12 +136,12 @@ def test_per_code_counts_agree_with_the_audience_narrowed_to_each_code(db, confi
         report = build(tx, JOBS_BY_NAME["news"], news, Settings.from_config(config))
         targeting = report["plan"].targeting
         expected = []
-        for dimension in DIMENSIONS:
-            for code in getattr(targeting, dimension):
+        for dimension in DIMENSION_NAMES:
+            for code in targeting.codes(dimension):
                 narrowed = dataclasses.replace(targeting, **{dimension: (code,)})
                 expected.append((dimension, code, tx.one(
-                    COUNT.format(select=AUDIENCE_SELECTS["users"]),
-                    narrowed.query_params(tx))["recipients"]))
+                    COUNT.format(select=STATEMENTS["scan"].selects["users"]),
+                    audience_params(tx, narrowed))["recipients"]))
     assert report["audience"]["plan"] == plan
     assert report["audience"]["total"] == 4
     assert [(dim, code, n) for dim, code, _, n in report["audience"]["codes"]] == expected
