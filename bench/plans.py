@@ -61,12 +61,13 @@ def measure(conn: Any, campaign: cmp.Campaign, repeat: int) -> Dict[str, Any]:
     params = targeting.audience_params(tx, campaign.targeting())
     chosen = targeting.choose_plan(tx, params)
     choosing = time.monotonic() - started
+    reach = tx.one(targeting.REGION_REACH, dict(params, tables=targeting.AUDIENCE_TABLES)) or {}
     params["run_id"] = 0
     seconds: Dict[str, List[float]] = {plan: [] for plan in targeting.PLANS}
     for _ in range(repeat + 1):  # the first round warms the cache and is left out
         for plan in targeting.PLANS:
             seconds[plan].append(time_fill(conn, plan, params))
-    return {"chosen": chosen, "choosing": choosing,
+    return {"chosen": chosen, "choosing": choosing, "reach": reach["reach"] / reach["users"],
             **{plan: statistics.median(times[1:]) for plan, times in seconds.items()}}
 
 
@@ -83,9 +84,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for fraction in (float(f) for f in args.fractions.split(",")):
             campaign = plan_campaign(conn, fraction, users)
             result = measure(conn, campaign, args.repeat)
-            log("%-9s %7d recipients (region %s): scan %.2f s, narrow %.2f s, chosen %s "
-                "(choosing took %.3f s)", campaign.name, campaign.audience, campaign.region,
-                result["scan"], result["narrow"], result["chosen"], result["choosing"])
+            log("%-9s %7d recipients (region %s, reach %.1f %%): scan %.2f s, narrow %.2f s, "
+                "chosen %s (choosing took %.3f s)", campaign.name, campaign.audience,
+                campaign.region, 100 * result["reach"], result["scan"], result["narrow"],
+                result["chosen"], result["choosing"])
     finally:
         conn.close()
     return 0

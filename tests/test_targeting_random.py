@@ -137,9 +137,11 @@ def load(db: Any, data: DataSet) -> None:
         db.add_city(province, city, name, "某省")
     for code, parent, name in EXTRA_INDUSTRIES:
         db.add_industry(code, parent, name)
-    for table, rows in (("account_basic", data.accounts), ("account_basic_detail", data.profiles),
+    for table, rows in (("account_basic", data.accounts),
+                        ("account_basic_detail", data.profiles),
                         ("account_basic_category_map", data.category_map),
-                        ("card_info_jsonver", data.cards), ("company_info_jsonVer", data.companies)):
+                        ("card_info_jsonver", data.cards),
+                        ("company_info_jsonVer", data.companies)):
         db.insert_many(table, rows)
     for statement in split_statements(read_sql("daemon_schema.sql")):
         db.query(statement)
