@@ -516,26 +516,30 @@ NARROW_INDEXES = frozenset((source.table, column) for source in DRIVING.sources
 
 # ---------------------------------------------------------------- the plan choice
 
-# The narrow plan pays off while the region reaches at most this share of the
-# users (region profiles plus region cards, over profiles). Its index lookups
-# are random reads: cheap while the tables fit in the buffer pool, slow when
-# they do not. Measured at 1M users (bench, commit d311648): cached, a 1 %
-# campaign (region reach ~6 %) takes 0.9 s narrow against 3.6 s scan, and
-# narrow still wins at 32 % reach (4.0 s against 9.0 s); at a 128 MiB buffer
-# pool it wins at 1.6 % (5.9 s against 8.3 s) and loses at 5.8 % (17.7 s
-# against 9.0 s). Re-measured at 200k users (bench/plans.py, cached): 1 %
-# campaign 0.39 s narrow against 2.80 s scan, 3 % campaign 0.78 s against
-# 1.87 s; choosing took 0.1 s. One threshold cannot keep both: the 1 %
-# campaign's reach is above the uncached limit.
-NARROW_MAX_SHARE_CACHED = 0.30
-NARROW_MAX_SHARE_UNCACHED = 0.025
+# Whether the narrow plan still earns its code, and when it is chosen. Its
+# index lookups are random reads: cheap while the tables fit in the buffer
+# pool, disk reads in proportion to the share that does not. So it is chosen
+# while the region reaches (profiles plus cards, over profiles) at most 30 %
+# of the users, times the share of the audience tables the buffer pool holds.
+# Measured (bench/plans.py for 200k; bench at commit d311648 for 1M), narrow
+# against scan, with deploy/recommended_indexes.sql:
+#   1M,   cached:      1 % campaign (reach ~6 %) 0.9 s against 3.6 s;
+#                      reach 32 % 4.0 s against 9.0 s          (limit 30 %)
+#   1M,   128 MiB:     reach 1.6 % 5.9 s against 8.3 s;
+#                      reach 5.8 % 17.7 s against 9.0 s        (limit 2.6 %)
+#   200k, cached:      reach 6 % 0.39 s against 2.80 s;
+#                      reach 17 % 0.78 s against 1.87 s        (limit 30 %)
+#   200k, 128 MiB:     reach 6 % 1.41 s against 2.62 s; 11.5 % 5.07 s against
+#                      4.76 s; 17 % 7.15 s against 4.67 s      (limit 13 %)
+# Choosing costs 0.1 s cached, 0.4-0.6 s at 128 MiB (200k users).
+NARROW_MAX_SHARE = 0.30
 
 
 def plan_for_reach(reach: Mapping[str, Any]) -> str:
     """The plan for a REGION_REACH row (the indexes being there)."""
-    cached = (reach["data_bytes"] or 0) <= reach["buffer_pool_bytes"]
-    share = NARROW_MAX_SHARE_CACHED if cached else NARROW_MAX_SHARE_UNCACHED
-    return "narrow" if reach["reach"] <= share * (reach["users"] or 0) else "scan"
+    held = min(1.0, reach["buffer_pool_bytes"] / max(float(reach["data_bytes"] or 0), 1.0))
+    limit = NARROW_MAX_SHARE * held * (reach["users"] or 0)
+    return "narrow" if reach["reach"] <= limit else "scan"
 
 
 # ---------------------------------------------------------------- on a transaction
