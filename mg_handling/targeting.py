@@ -173,13 +173,20 @@ def _convert(expression: str, charset: str, to: str) -> str:
     return expression if charset == to else "CONVERT(%s USING %s)" % (expression, to)
 
 
+def _param(dimension: Dimension, source: Source) -> str:
+    """The parameter a source's columns are compared with."""
+    if source.item_lists:
+        return dimension.pattern_param
+    if source.widened and not dimension.children:
+        raise ValueError("%s: a widened source needs the dimension's children" % source.table)
+    return dimension.widened_param if source.widened else dimension.codes_param
+
+
 def _tests(dimension: Dimension, source: Source) -> List[str]:
     """The comparisons of a source's columns with the campaign's codes."""
-    if source.item_lists:
-        return ["%s.%s REGEXP %%(%s)s" % (source.alias, column, dimension.pattern_param)
-                for column in source.columns]
-    param = dimension.widened_param if source.widened else dimension.codes_param
-    return ["%s.%s IN %%(%s)s" % (source.alias, column, param) for column in source.columns]
+    compare = "REGEXP" if source.item_lists else "IN"
+    return ["%s.%s %s %%(%s)s" % (source.alias, column, compare, _param(dimension, source))
+            for column in source.columns]
 
 
 def _condition(dimension: Dimension, source: Source) -> str:
@@ -550,12 +557,18 @@ def audience_params(tx: Transaction, targeting: Targeting) -> Dict[str, Any]:
     params: Dict[str, Any] = {}
     for dimension in DIMENSIONS:
         codes = targeting.codes(dimension.name)
-        params[dimension.codes_param] = codes
-        params[dimension.pattern_param] = item_pattern(codes)
-        if dimension.children:
-            children = [row["code"] for row in tx.all(EXPANSIONS[dimension.name],
-                                                       {"codes": codes})]
-            params[dimension.widened_param] = tuple(dict.fromkeys(codes + tuple(children)))
+        for source in dimension.sources:
+            name = _param(dimension, source)
+            if name in params:
+                continue
+            if source.item_lists:
+                params[name] = item_pattern(codes)
+            elif source.widened:
+                children = [row["code"] for row in tx.all(EXPANSIONS[dimension.name],
+                                                           {"codes": codes})]
+                params[name] = tuple(dict.fromkeys(codes + tuple(children)))
+            else:
+                params[name] = codes
     return params
 
 
@@ -566,7 +579,8 @@ def choose_plan(tx: Transaction, params: Mapping[str, Any]) -> str:
                                  {"tables": tuple({table for table, _ in NARROW_INDEXES})})}
     if not NARROW_INDEXES <= indexed:
         return "scan"
-    return plan_for_reach(tx.one(REGION_REACH, dict(params, tables=AUDIENCE_TABLES)) or {})
+    reach = tx.one(REGION_REACH, dict(params, tables=AUDIENCE_TABLES))
+    return plan_for_reach(reach) if reach else "scan"
 
 
 def fill_audience(tx: Transaction, run_id: int, audience: str,
