@@ -18,7 +18,6 @@ from typing import Any, Dict, Iterable, List, Optional, Set
 
 import pymysql
 
-from mg_handling.lock import lock_name
 from testkit.db import TEST_DB_PREFIX, LegacyDB, connect, recreate_database
 from testkit.process import free_port, read_log, start_daemon, write_config
 
@@ -139,11 +138,6 @@ def kill_connections(db: LegacyDB, ids: Iterable[int]) -> int:
             if error.args[0] != 1094:  # unknown thread id: it ended meanwhile
                 raise
     return killed
-
-
-def lock_holder(db: LegacyDB) -> Optional[int]:
-    """The connection holding the daemon's instance lock of this database."""
-    return db.scalar("SELECT IS_USED_LOCK(%s)", [lock_name(db.name)])
 
 
 _TRX_READ = [0.0]
