@@ -10,8 +10,8 @@
 -- A placeholder left in place fails the first GRANT: there is no such table.
 --
 -- Nothing here is granted on the whole database, and no privilege on the server
--- (no PROCESS, SUPER or FILE): GET_LOCK, IS_USED_LOCK, CONNECTION_ID, session
--- variables and information_schema's rows about tables the account can read
+-- (no PROCESS, SUPER or FILE): session variables, SHOW GLOBAL VARIABLES / STATUS
+-- (whether a node is a synced Galera node) and information_schema's rows about tables the account can read
 -- (the plan choice of queries.sql: region_reach, indexed_columns) need none.
 -- tests/test_grants.py runs the daemon and the operator commands as an account
 -- holding exactly these grants. Which statement needs which grant is said with
@@ -64,13 +64,16 @@ GRANT INSERT ON `<database>`.message_promotion TO '<user>'@'<host>';
 --                    record_outcome, cancel_run, request_retry)
 --   mh_audience      INSERT (fill_audience_*), SELECT (audience_bounds, the write_*
 --                    chunks), DELETE (clear_audience, prune_audience)
---   mh_instance      record_instance is a REPLACE (INSERT and DELETE),
---                    instance_of_lock a SELECT
--- (UPDATE of mh_audience and mh_instance, DELETE of mh_campaign_run: unused today,
+--   mh_lease         INSERT (ensure_lease), UPDATE (take/renew/release_lease, the
+--                    fence of every claim and chunk), SELECT (lease, status)
+--   mh_standby       INSERT ... ON DUPLICATE KEY UPDATE (record_standby), DELETE
+--                    (forget_standby), SELECT (status)
+-- (UPDATE of mh_audience, DELETE of mh_campaign_run and mh_lease: unused today,
 -- granted so that the daemon's own bookkeeping never needs a new grant.)
 -- A grant on a table that does not exist yet is accepted because it includes
 -- CREATE. Every table of daemon_schema.sql needs its line here (tests/test_grants.py
 -- checks it).
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_campaign_run TO '<user>'@'<host>';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_audience TO '<user>'@'<host>';
-GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_instance TO '<user>'@'<host>';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_lease TO '<user>'@'<host>';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_standby TO '<user>'@'<host>';

@@ -191,10 +191,14 @@ class FanOut:
         CANCELLED when an operator cancelled it, None when stopped."""
         progress = Progress(job, self.settings.max_rows_per_second)
         while not self.stop.is_set():
-            written, run = self._write_chunk(job, run_id)
-            if run.state == RunState.DONE:
+            written, run, finished = self._write_chunk(job, run_id)
+            if finished:
                 self._log_done(job, run, progress.rows + written, time.monotonic() - started)
                 return RunState.DONE
+            if run.state == RunState.DONE:  # another instance finished it meanwhile
+                logger.info("%s was finished by another instance", job.describe(
+                    run.campaign_id))
+                return None
             if run.state != RunState.RUNNING:
                 logger.warning("%s stopped: %s after %d of %d rows", job.describe(
                     run.campaign_id), run.state, run.written, run.recipients)
@@ -202,13 +206,13 @@ class FanOut:
             self.stop.wait(progress.add(run, written))
         return None
 
-    def _write_chunk(self, job: Job, run_id: int) -> Tuple[int, Run]:
-        """One chunk in one transaction. Returns the rows written and the run as
-        this chunk left it (state DONE when it finished the campaign)."""
+    def _write_chunk(self, job: Job, run_id: int) -> Tuple[int, Run, bool]:
+        """One chunk in one transaction. Returns the rows written, the run as this
+        chunk left it, and whether this chunk finished the campaign."""
         with self.store.transaction() as tx:
             run = tx.lock_run(run_id)
             if run.state != RunState.RUNNING:
-                return 0, run
+                return 0, run, False
             written = 0
             if run.resume_after < run.last_audience_id:
                 until = min(run.resume_after + self.settings.chunk_size, run.last_audience_id)
@@ -219,10 +223,10 @@ class FanOut:
                 run = replace(run, resume_after=until, written=run.written + written)
                 if until < run.last_audience_id:
                     self.lock.fence(tx)
-                    return written, run
+                    return written, run, False
             tx.finish(job.name, run)
             self.lock.fence(tx)
-        return written, replace(run, state=RunState.DONE)
+        return written, replace(run, state=RunState.DONE), True
 
     def _log_done(self, job: Job, run: Run, rows: int, seconds: float) -> None:
         campaign = job.describe(run.campaign_id)

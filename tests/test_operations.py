@@ -10,7 +10,7 @@ from typing import Dict, List, Tuple
 import pytest
 
 from mg_handling.commands import display_width
-from testkit.db import add_matching_users, apply_sql_file, assert_exactly_once, connect
+from testkit.db import add_matching_users, apply_sql_file, assert_exactly_once
 from testkit.process import ROOT, one_line, read_log, run_main, start_daemon, write_config
 from testkit.wait import wait_until
 
@@ -194,21 +194,16 @@ def test_an_unreachable_database_is_one_line_or_a_critical_check(tmp_path):
 # ---------------------------------------------------------------- status --check
 
 class HeldLock:
-    """The instance lock held by the test itself, recorded as a daemon would."""
+    """The instance lease held by the test itself for an hour, as a daemon holds it."""
 
     def __init__(self, db) -> None:
-        self.conn = connect(db.name)
-        with self.conn.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0) AS got, CONNECTION_ID() AS id",
-                           ["message_handling:" + db.name])
-            row = cursor.fetchone()
-            assert row["got"] == 1
-            cursor.execute("REPLACE INTO mh_instance (lock_name, host, pid, connection_id, "
-                           "started_at) VALUES (%s, 'test-host', 4242, %s, NOW())",
-                           ["message_handling:" + db.name, row["id"]])
+        self.db = db
+        db.query("REPLACE INTO mh_lease (lock_name, epoch, holder, host, pid, acquired_at, "
+                 "expires_at) VALUES (%s, 1, 'test-host:4242:b:r', 'test-host', 4242, "
+                 "NOW(6), NOW(6) + INTERVAL 1 HOUR)", ["message_handling:" + db.name])
 
     def release(self) -> None:
-        self.conn.close()
+        self.db.query("UPDATE mh_lease SET holder = '', expires_at = NOW(6)")
 
 
 def check(config_path: str) -> Tuple[int, str]:
@@ -253,7 +248,7 @@ def test_status_check_exit_codes(db, config_path):
 
 
 def _since(db) -> str:
-    return db.scalar("SELECT started_at FROM mh_instance").strftime("%Y-%m-%d %H:%M:%S")
+    return db.scalar("SELECT acquired_at FROM mh_lease").strftime("%Y-%m-%d %H:%M:%S")
 
 
 # ---------------------------------------------------------------- retry and cancel
