@@ -32,6 +32,12 @@ TEST_DB_PREFIX = "mh_test_"
 _counter = itertools.count()
 
 
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line(
+        "markers", "cluster: needs the 3-node Galera cluster of tools/ensure_galera.sh "
+        "(make cluster-test)")
+
+
 def connect(database: Optional[str] = None) -> Any:
     return pymysql.connect(database=database, charset="utf8mb4", autocommit=True,
                            cursorclass=pymysql.cursors.DictCursor, **SERVER)
