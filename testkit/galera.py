@@ -295,7 +295,7 @@ class Cluster:
         return self._signal(number, signal.SIGCONT)
 
     def restart(self, number: int, timeout: float = 120) -> float:
-        """Start a stopped or crashed node and wait until it is Synced with all three.
+        """Start a stopped or crashed node and wait until it is Synced with every running node.
 
         tools/ensure_galera.sh runs `mariadbd --wsrep-recover` first after a crash, so the node
         rejoins by IST. Returns the seconds from the call to Synced.
@@ -305,7 +305,8 @@ class Cluster:
             raise ClusterError("node %d is running (pid %s): kill it first"
                                % (number, self.pid(number)))
         _run_script(["start-node", str(number)], timeout)
-        self.wait_synced(number, timeout=max(1.0, timeout - (time.monotonic() - started)))
+        size = sum(1 for other in NODE_NUMBERS if self.running(other))
+        self.wait_synced(number, size, timeout=max(1.0, timeout - (time.monotonic() - started)))
         return time.monotonic() - started
 
     # ---------------------------------------------------------------- quorum

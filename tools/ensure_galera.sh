@@ -234,17 +234,24 @@ wait_synced() {  # node size
 }
 
 # After a crash grastate.dat holds seqno -1: find the position in InnoDB (--wsrep-recover)
-# so that the node asks for the missing write sets only (IST) instead of a full copy.
+# and write it into grastate.dat, the documented manual step, so that the node asks for the
+# missing write sets only (IST) instead of a full copy. Galera sometimes leaves the file with
+# an undefined uuid (00000000-..., marked unsafe at the crash) and then ignores a
+# --wsrep-start-position; the written position it uses. Each recovery is kept in recover.log.
 recovered_position() {
-    local n=$1 dir grastate out
+    local n=$1 dir grastate position
     dir="$(node_dir "$n")"; grastate="$dir/data/grastate.dat"
     [ -f "$grastate" ] && grep -q '^seqno: *-1' "$grastate" || return 0
-    rm -f "$dir/recover.log"
+    { echo "== $(date '+%F %T') recovery; grastate.dat was:"; grep -E '^(uuid|seqno):' "$grastate"; } \
+        >>"$dir/recover.log"
     mariadbd --defaults-file="$(cnf "$n")" "${RUN_AS[@]}" --wsrep-recover \
-        --log-error="$dir/recover.log" >/dev/null 2>&1 || true
-    out="$(grep -o 'Recovered position: .*' "$dir/recover.log" | tail -n 1 | cut -d' ' -f3)"
-    [ -n "$out" ] && [ "${out##*:}" != "-1" ] && echo "$out"
-    return 0
+        --log-error="$dir/recover.last.log" >/dev/null 2>&1 || true
+    cat "$dir/recover.last.log" >>"$dir/recover.log"
+    position="$(grep -o 'Recovered position: .*' "$dir/recover.last.log" | tail -n 1 | cut -d' ' -f3)"
+    [ -n "$position" ] && [ "${position##*:}" != "-1" ] || return 0
+    sed -i -e "s/^uuid:.*/uuid:    ${position%:*}/" -e "s/^seqno:.*/seqno:   ${position##*:}/" \
+        "$grastate"
+    echo "$position"
 }
 
 declare -A LAUNCHED=()   # node -> pid of the mariadbd started by this run

@@ -150,6 +150,25 @@ def test_a_node_cut_from_quorum_refuses_writes_then_rejoins(cluster: Cluster,
     assert notes_on(cluster, 3, scratch) == ["多数派写入 ✅", "回来了 🔁"]
 
 
+def test_a_lone_survivor_is_healed_with_pc_bootstrap(cluster: Cluster, scratch: str) -> None:
+    cluster.kill(2)
+    cluster.kill(3)
+    lost = cluster.wait_non_primary(1, timeout=30)
+    with pytest.raises(pymysql.OperationalError) as refused:
+        add_note(cluster, 1, scratch, "失去法定人数 ❌")
+    healing = time.monotonic()
+    healed_node = cluster.heal(timeout=30)
+    add_note(cluster, 1, scratch, "独自恢复 🩹")
+    healed = time.monotonic() - healing
+    second = cluster.restart(2, timeout=120)
+    third = cluster.restart(3, timeout=120)
+    report("SIGKILL nodes 2 and 3, pc.bootstrap on node 1", node_1_non_primary_after=lost,
+           bootstrap_to_first_write=healed, restart_node_2=second, restart_node_3=third)
+    assert refused.value.args[0] in NOT_READY
+    assert healed_node == 1
+    assert notes_on(cluster, 3, scratch) == ["独自恢复 🩹"]
+
+
 def writes_until_accepted(cluster: Cluster, node: int, database: str,
                           timeout: float) -> Tuple[List[int], float]:
     """Try a write on the node every 0.1 s until it commits one ("回来了 🔁"): the distinct
@@ -214,6 +233,7 @@ def client_read(ns: NetNs, cluster: Cluster, database: str, cut_first: bool) -> 
         client.wait(10)
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and veth links need root")
 def test_a_cut_link_ends_a_read_at_its_read_timeout(cluster: Cluster, scratch: str) -> None:
     add_note(cluster, 1, scratch, "网络测试 🌐")
     with NetNs.create() as ns:
