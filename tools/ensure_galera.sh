@@ -145,7 +145,7 @@ write_config() {
     dir="$(node_dir "$n")"
     for i in "${!NODES[@]}"; do gcomm+="${gcomm:+,}$HOST:${GCOMM_PORTS[$i]}"; done
     i=$((n - 1))
-    mkdir -p "$dir"
+    mkdir -p "$dir/tmp"
     cat >"$(cnf "$n")" <<EOF
 # Written by tools/ensure_galera.sh: node $n of the test cluster. Rewritten at each start.
 [mariadbd]
@@ -153,6 +153,8 @@ datadir = $dir/data
 socket = $dir/mariadbd.sock
 pid-file = $(pidfile "$n")
 log-error = $(errlog "$n")
+# Its own temporary files: bootstraps running side by side clash in a shared /tmp.
+tmpdir = $dir/tmp
 port = ${SQL_PORTS[$i]}
 bind-address = 0.0.0.0
 skip-name-resolve
@@ -185,6 +187,12 @@ init_datadir() {
         tail -n 20 "$dir/install.log" >&2
         die "mariadb-install-db failed for node $n (log: $dir/install.log)"
     fi
+}
+
+init_all_datadirs() {  # in parallel: about 1.5 s instead of 4.5 s
+    local n pids=()
+    for n in "${NODES[@]}"; do init_datadir "$n" & pids+=($!); done
+    for n in "${pids[@]}"; do wait "$n" || die "could not initialise every datadir"; done
 }
 
 # The nodes write their pid file, socket and logs in their own folder.
@@ -325,12 +333,24 @@ grant_test_accounts() {  # on the bootstrapped node; Galera replicates accounts 
 
 all_synced() { local n; for n in "${NODES[@]}"; do node_synced "$n" "${#NODES[@]}" || return 1; done; }
 
+# What an interrupted cluster test may leave: frozen nodes (SIGSTOP) and nodes isolated from
+# the group (gmcast.isolate=1, testkit/galera.py). Wake and reconnect them.
+undo_test_faults() {
+    local n pid
+    for n in $(running_nodes); do
+        pid="$(node_pid "$n")" && kill -CONT "$pid"
+        node_sql "$n" "SET GLOBAL wsrep_provider_options = 'gmcast.isolate=0'" >/dev/null || true
+    done
+    sleep 1   # let the nodes see each other before judging the components
+}
+
 cmd_start() {
-    local started=$SECONDS n first running primary=""
+    local started=$SECONDS n first primary=""
     install_packages
     PROVIDER="$(provider)"
     if load_state && [ -n "$(running_nodes)" ]; then
         all_synced && { log "cluster already running and Synced (ports $MH_GALERA_PORTS)"; return 0; }
+        undo_test_faults
         for n in $(running_nodes); do node_synced "$n" && { primary=$n; break; }; done
         if [ -z "$primary" ]; then   # leftovers without a primary component: start over
             log "nodes $(running_nodes | tr '\n' ' ')run without a primary component: restarting the cluster"
@@ -340,9 +360,8 @@ cmd_start() {
     if [ -z "$primary" ]; then
         { load_state && ports_free; } || write_state
         for n in "${NODES[@]}"; do write_config "$n"; done
-        for n in "${NODES[@]}"; do init_datadir "$n" & done
-        wait
         own_node_dirs
+        init_all_datadirs
         first="$(bootstrap_node)"
         launch_node "$first" --wsrep-new-cluster
         wait_started "$first"
