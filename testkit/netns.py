@@ -30,7 +30,7 @@ import os
 import re
 import subprocess
 import tempfile
-from typing import Any, Iterator, List, Sequence
+from typing import Any, Iterator, List, Sequence, Type
 
 logger = logging.getLogger(__name__)
 
@@ -45,17 +45,24 @@ class NetNsError(RuntimeError):
     """An ip command failed or did not finish in time."""
 
 
-def ip(*arguments: str) -> str:
-    """Run `ip ARGUMENTS`, bounded; its output, or NetNsError with its message."""
-    command = ["ip"] + list(arguments)
+def run_bounded(command: List[str], timeout: float,
+                error: Type[Exception] = RuntimeError) -> str:
+    """Run `command` to its end within `timeout` seconds; its output. `error` (with the
+    command and its message) when it fails or overruns. testkit/galera.py uses it too."""
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_SECONDS)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as expired:
-        raise NetNsError("%s did not finish within %ds" % (" ".join(command), COMMAND_SECONDS)) \
+        raise error("%s did not finish within %.0fs" % (" ".join(command), timeout)) \
             from expired
     if result.returncode != 0:
-        raise NetNsError("%s failed: %s" % (" ".join(command), result.stderr.strip()))
+        raise error("%s failed (%d): %s" % (" ".join(command), result.returncode,
+                                            (result.stderr or result.stdout).strip()[-2000:]))
     return result.stdout
+
+
+def ip(*arguments: str) -> str:
+    """Run `ip ARGUMENTS`, bounded; its output, or NetNsError with its message."""
+    return run_bounded(["ip"] + list(arguments), COMMAND_SECONDS, NetNsError)
 
 
 def _addresses_in_use() -> List[ipaddress.IPv4Address]:
