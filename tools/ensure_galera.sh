@@ -33,6 +33,7 @@ STATE="$BASE/ports.env"
 HOST=127.0.0.1
 NODES=(1 2 3)
 CLIENT_HOSTS="${MH_GALERA_CLIENT_HOSTS:-169.254.213.%}"
+[[ "$CLIENT_HOSTS" =~ ^[0-9.%/]+$ ]] || { echo "ensure_galera: MH_GALERA_CLIENT_HOSTS must be an IPv4 host pattern such as 169.254.213.%" >&2; exit 1; }
 SYNC_SECONDS=120      # a node started and Synced (a joiner's SST included)
 STOP_SECONDS=60
 export PATH="$PATH:/usr/sbin:/usr/local/sbin"

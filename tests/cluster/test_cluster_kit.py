@@ -30,6 +30,7 @@ pytestmark = [
 ]
 
 NOT_READY = (1047, 1180)    # WSREP not prepared for application use / not in Primary Component
+HANDSHAKE_READ_TIMEOUT = 2.0
 _counter = itertools.count()
 
 
@@ -125,10 +126,18 @@ def test_a_sigstopped_node_is_dropped_then_rejoins_after_sigcont(cluster: Cluste
     write_stall = time.monotonic() - frozen
     cluster.wait_cluster_size(1, 2, timeout=30)
     dropped = time.monotonic() - frozen
+    # The kernel accepts the TCP connection; the handshake then waits for the frozen server,
+    # and only read_timeout ends that wait (connect_timeout covers the TCP connect alone).
+    connecting = time.monotonic()
+    with pytest.raises(pymysql.OperationalError):
+        cluster.connect(3, connect_timeout=1, read_timeout=HANDSHAKE_READ_TIMEOUT)
+    handshake = time.monotonic() - connecting
     cluster.sigcont(3)
     rejoined = cluster.wait_synced(3, timeout=90)
     report("SIGSTOP node 3", write_on_node_1_stalled=write_stall,
-           node_1_saw_a_component_of_2=dropped, sigcont_to_synced=rejoined)
+           node_1_saw_a_component_of_2=dropped, connect_to_frozen_node_failed_after=handshake,
+           sigcont_to_synced=rejoined)
+    assert HANDSHAKE_READ_TIMEOUT - 0.1 <= handshake <= HANDSHAKE_READ_TIMEOUT + 1
     assert cluster.cluster_size(1) == 3
     assert notes_on(cluster, 3, scratch) == ["冻结期间写入 🧊"]
 
