@@ -154,7 +154,9 @@ datadir = $dir/data
 socket = $dir/mariadbd.sock
 pid-file = $(pidfile "$n")
 log-error = $(errlog "$n")
-# Its own temporary files: bootstraps running side by side clash in a shared /tmp.
+# Its own temporary directory: a server starting deletes every #sql* file in its tmpdir,
+# which in a shared /tmp pulls the internal temporary tables from under every other server's
+# running queries (the server on 3306 crashed with signal 11, and parallel bootstraps failed).
 tmpdir = $dir/tmp
 port = ${SQL_PORTS[$i]}
 bind-address = 0.0.0.0
