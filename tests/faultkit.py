@@ -394,7 +394,8 @@ class PrivateMariaDB:
         for _ in range(1 if self._started else 3):
             self.process = subprocess.Popen(
                 [self.server, "--no-defaults", *self.user_args, "--datadir=%s" % self.datadir,
-                 "--tmpdir=%s" % self.tmpdir, "--socket=%s" % self.socket, "--pid-file=%s" % os.path.join(self.base, "pid"),
+                 "--tmpdir=%s" % self.tmpdir, "--socket=%s" % self.socket,
+                 "--pid-file=%s" % os.path.join(self.base, "pid"),
                  "--log-error=%s" % self.errlog, "--port=%d" % self.port,
                  "--bind-address=127.0.0.1", *self.SERVER_OPTIONS],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
