@@ -36,10 +36,31 @@ def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None
     except BaseException:
         store.close()
         raise
+    _check_write_set_limits(store)
     settings = Settings.from_config(config)
     logger.info("message_handling started (pid %d) on [%s] %s, jobs: %s", os.getpid(),
                 config.env, config.db.describe(), ", ".join(job.name for job in JOBS))
     return store, FanOut(store, lock, settings, stop)
+
+
+# The largest audience the limits must admit, and what one recipient costs in a
+# write set (a row of mh_audience: run_id, id, recipient, plus its index entry).
+WRITE_SET_AUDIENCE = 10_000_000
+WRITE_SET_BYTES_PER_RECIPIENT = 64
+
+
+def _check_write_set_limits(store: Store) -> None:
+    """On a Galera node, say at start when a freeze could exceed a write-set limit."""
+    limits = store.write_set_limits()
+    if limits is None:
+        return
+    rows, size = limits
+    if rows and rows < WRITE_SET_AUDIENCE:
+        logger.warning("wsrep_max_ws_rows = %d: a campaign with more recipients cannot be "
+                       "frozen (its one transaction is refused); set it to 0, no limit", rows)
+    if size < WRITE_SET_AUDIENCE * WRITE_SET_BYTES_PER_RECIPIENT:
+        logger.warning("wsrep_max_ws_size = %d bytes: about %d recipients at most in one "
+                       "frozen audience", size, size // WRITE_SET_BYTES_PER_RECIPIENT)
 
 
 def stop_all(store: Store, fanout: FanOut) -> None:

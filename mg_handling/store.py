@@ -445,6 +445,15 @@ class Store:
         with self.transaction() as tx:
             return tx.due_campaigns(job, ahead)
 
+    def write_set_limits(self) -> Optional[Tuple[int, int]]:
+        """(max rows, max bytes) of one transaction on a Galera node (0: no limit on
+        rows), None on a plain server."""
+        with self.db.transaction() as tx:
+            values = {row["Variable_name"]: row["Value"] for row in tx.all(Q.write_set_limits)}
+        if str(values.get("wsrep_on", "OFF")).upper() != "ON":
+            return None
+        return int(values.get("wsrep_max_ws_rows", 0)), int(values.get("wsrep_max_ws_size", 0))
+
     def runs_with_leftover_audience(self, job: Optional[str]) -> List[int]:
         """Done runs (of one job, or all) whose frozen audience is still there."""
         with self.db.transaction() as tx:

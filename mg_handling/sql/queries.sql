@@ -245,3 +245,10 @@ DELETE FROM mh_standby WHERE lock_name = %(lock_name)s AND holder = %(holder)s;
 SELECT host, pid, since, seen_at FROM mh_standby
 WHERE lock_name = %(lock_name)s AND seen_at >= NOW() - INTERVAL %(seconds)s SECOND
 ORDER BY since;
+
+-- ---------------------------------------------------------------- Galera write sets
+-- A freeze writes a whole audience in one transaction: on a Galera node the
+-- cluster's write-set limits must allow it (rows; bytes). No rows on MySQL.
+-- name: write_set_limits
+SHOW GLOBAL VARIABLES
+WHERE Variable_name IN ('wsrep_on', 'wsrep_max_ws_rows', 'wsrep_max_ws_size');
