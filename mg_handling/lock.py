@@ -31,7 +31,7 @@ from typing import Optional
 
 from mg_handling.store import Lease, LeaseConnection, LeaseTerms, StoreTransaction
 from util.config import DatabaseConfig
-from util.db import DatabaseError, Outage
+from util.db import DatabaseError, DatabaseUnavailable, Outage
 
 logger = logging.getLogger(__name__)
 
@@ -186,6 +186,10 @@ class InstanceLock:
             try:
                 self._keep_once(stop)
             except DatabaseError as error:
+                if isinstance(error, DatabaseUnavailable):
+                    # Logged once per outage: a holder cut off from the database would
+                    # otherwise say nothing while its lease runs out.
+                    self._outage.failed(error)
                 self._drop_connection(error)
             except Exception:  # the keeper must outlive any surprise
                 logger.exception("instance lease %r: check failed; trying again", self.name)

@@ -15,11 +15,9 @@ MH_HA_TRIALS=N repeats each case.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -28,8 +26,14 @@ import faultkit as fk
 import pymysql
 import pytest
 
-from testkit.db import LegacyDB, add_matching_users, assert_exactly_once, legacy_database, \
-    state, written
+from testkit.db import (
+    LegacyDB,
+    add_matching_users,
+    assert_exactly_once,
+    legacy_database,
+    state,
+    written,
+)
 from testkit.galera import Cluster, ClusterError
 from testkit.netns import NetNs
 from testkit.process import ROOT, main_command, read_log, write_config
@@ -508,3 +512,29 @@ def test_a_network_cut_active_instance_is_replaced_and_commits_nothing_after(
     assert noticed is not None and noticed <= BOUND, "A logged nothing for 20 s after the cut"
     assert stood_by is not None, "A did not stand by within 60 s of the restore"
     assert stopped is not None and stopped < 5 and a.returncode == 0, (stopped, a.returncode)
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and veth links need root")
+def test_sigterm_stops_an_instance_whose_network_is_cut(cluster, cdb, daemons, tmp_path, trial):
+    """No statement may hang past its bound: cut off mid-fan-out, the instance still stops
+    on SIGTERM within its shutdown grace (5 s) and a few seconds, the link still down."""
+    add_matching_users(cdb, RECIPIENTS)
+    news = cdb.add_news()
+    with NetNs.create() as ns:
+        path = config(tmp_path, "a", cdb, ns.host_address, cluster.node(1).port, A_BATCH)
+        a = daemons.start(path, ns=ns)
+        try:
+            wait_until(lambda: written(cdb, "news", news) > 2000, 60, "A writing", 0.05, [a])
+            ns.cut()
+            time.sleep(LOCK_TIMEOUT)
+            a.send_signal(signal.SIGTERM)
+            stopped = seconds_until(lambda: a.poll() is not None, time.monotonic(), 30)
+        finally:
+            daemons.stop_all()
+    print("\n[ha-cluster] SIGTERM %.0f s into a network cut: exit after %s s (None: not "
+          "within 30 s)" % (LOCK_TIMEOUT, stopped))
+    print("[ha-cluster] A's log after the cut:\n%s" % "\n".join(
+        line for line in read_log(path).splitlines()[-6:]))
+    assert stopped is not None and stopped < 10, \
+        "a statement of the cut-off instance still hangs 30 s after SIGTERM"
