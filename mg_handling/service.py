@@ -140,6 +140,12 @@ def run_forever(config: Config, stop: threading.Event) -> int:
                        "it back and the next start does it again", ", ".join(busy),
                        SHUTDOWN_GRACE_SECONDS)
     superseded = fanout.lock.superseded.is_set()
-    stop_all(store, fanout)
+    if busy:
+        # Closing the pool would wait for its lock, which an abandoned thread may hold
+        # for good (DBUtils pings a pooled connection under that lock, and a cut
+        # network never answers): the process exits, and its sockets close with it.
+        fanout.lock.release()
+    else:
+        stop_all(store, fanout)
     logger.info("message_handling stopped")
     return EXIT_ERROR if superseded else EXIT_OK
