@@ -218,7 +218,7 @@ class InstanceLock:
 
     def _lost(self, connection: LeaseConnection, stop: threading.Event) -> None:
         self.held.clear()
-        self.epoch = 0
+        lost_epoch, self.epoch = self.epoch, 0
         self._valid_until = 0.0
         lease = connection.lease(self.name)
         if lease is not None and lease.holder != self.holder and lease.live:
@@ -230,7 +230,7 @@ class InstanceLock:
                 stop.set()
             return
         logger.warning("instance lease %r (epoch %d) expired before it was renewed; "
-                       "writing paused until it is taken again", self.name, self.epoch)
+                       "writing paused until it is taken again", self.name, lost_epoch)
 
     def _renewed(self, started: float) -> None:
         """Counted from before the statement: the server's expiry is later than this."""
