@@ -82,6 +82,11 @@ def run_once(config: Config, stop: threading.Event) -> int:
     except (DatabaseError, LockBusy) as error:
         return fail("%s (%s)" % (error, config.db.describe()))
     failed: List[int] = []
+    # The keeper renews the lease while a long freeze runs: a fence needs a third of it left.
+    keeper_stop = threading.Event()
+    keeper = threading.Thread(target=fanout.lock.keep, name="lease", daemon=True,
+                              args=(keeper_stop,))
+    keeper.start()
     try:
         fanout.prune_leftover_audiences()
         for job in JOBS:
@@ -89,6 +94,8 @@ def run_once(config: Config, stop: threading.Event) -> int:
     except (DatabaseError, LockLost) as error:
         return fail("%s (%s)" % (error, config.db.describe()))
     finally:
+        keeper_stop.set()
+        keeper.join(fanout.lock.renew_interval + 1)
         stop_all(store, fanout)
     return EXIT_CAMPAIGN_FAILED if failed else EXIT_OK
 
