@@ -151,9 +151,9 @@ def platform_findings(catalog: Catalog) -> List[Finding]:
     findings = []
     for table, expected in PLATFORM_COLUMNS.items():
         present = catalog.columns.get(table)
-        if present is None:  # information_schema hides the tables the account cannot use
-            findings.append(Finding(EXIT_ERROR, "table %s is missing (or this account has no "
-                                                "privilege on it)" % table))
+        if present is None:
+            if _usable(catalog, table):  # else hidden by information_schema: a grant's line
+                findings.append(Finding(EXIT_ERROR, "table %s is missing" % table))
             continue
         for column, kind in expected.items():
             data_type = present.get(column.lower())
@@ -163,12 +163,22 @@ def platform_findings(catalog: Catalog) -> List[Finding]:
                 findings.append(Finding(EXIT_ERROR, "column %s.%s is %s; the daemon expects "
                                                     "an %s type" % (table, column, data_type,
                                                                     kind)))
-    if not findings:
-        findings.append(Finding(EXIT_OK, "the platform's %d tables have the %d columns the "
-                                         "daemon reads and writes, of the expected types" % (
-                                             len(PLATFORM_COLUMNS), sum(
-                                                 len(c) for c in PLATFORM_COLUMNS.values()))))
+    seen = [table for table in PLATFORM_COLUMNS if table in catalog.columns]
+    if not findings and seen:
+        findings.append(Finding(EXIT_OK, "%s of the platform's tables have the %d columns "
+                                         "the daemon reads and writes, of the expected types"
+                                % ("all %d" % len(seen) if len(seen) == len(PLATFORM_COLUMNS)
+                                   else "%d (of %d)" % (len(seen), len(PLATFORM_COLUMNS)),
+                                   sum(len(PLATFORM_COLUMNS[table]) for table in seen))))
     return findings
+
+
+def _usable(catalog: Catalog, table: str) -> bool:
+    """The account holds a privilege on the table, so information_schema would show it."""
+    privileges, column_privileges = NEEDED_PRIVILEGES[table]
+    return any(catalog.granted(table, p) for p in privileges) or any(
+        catalog.granted(table, p, column) for p, columns in column_privileges.items()
+        for column in columns)
 
 
 def privilege_findings(catalog: Catalog) -> List[Finding]:

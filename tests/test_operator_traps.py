@@ -6,40 +6,12 @@ from __future__ import annotations
 import json
 import re
 import signal
-from typing import Tuple
 
-from testkit.db import connect, state
+from test_operations import HeldLock, check
+
+from testkit.db import state
 from testkit.process import one_line, read_log, run_main, start_daemon, write_config
 from testkit.wait import wait_until
-
-
-class HeldLock:
-    """The instance lock held by the test itself, recorded as a daemon would."""
-
-    def __init__(self, db) -> None:
-        self.conn = connect(db.name)
-        with self.conn.cursor() as cursor:
-            cursor.execute("SELECT GET_LOCK(%s, 0) AS got, CONNECTION_ID() AS id",
-                           ["message_handling:" + db.name])
-            row = cursor.fetchone()
-            assert row["got"] == 1
-            cursor.execute("CREATE TABLE IF NOT EXISTS mh_instance (lock_name varchar(64) "
-                           "NOT NULL PRIMARY KEY, host varchar(255) NOT NULL, pid int NOT "
-                           "NULL, connection_id bigint NOT NULL, started_at datetime NOT NULL)")
-            cursor.execute("REPLACE INTO mh_instance (lock_name, host, pid, connection_id, "
-                           "started_at) VALUES (%s, 'test-host', 4242, %s, NOW())",
-                           ["message_handling:" + db.name, row["id"]])
-
-    def release(self) -> None:
-        self.conn.close()
-
-
-def check(config_path: str) -> Tuple[int, str]:
-    result = run_main(config_path, "status", "--check")
-    lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1, result.stdout + result.stderr
-    return result.returncode, lines[0]
-
 
 # ---------------------------------------------------------------- 1. a typo'd code
 
@@ -156,7 +128,7 @@ def test_a_retry_waiting_for_its_send_time_is_not_overdue(db, config_path):
 
 def test_daemon_mode_answers_with_the_childs_start_or_failure(db, tmp_path):
     config = write_config(str(tmp_path / "db.conf"), db.name)
-    run_main(config, "status")   # nothing to do; the tables come with the first start
+    assert run_main(config, "--once").returncode == 0   # the daemon's tables; nothing is due
     lock = HeldLock(db)
     try:
         busy = run_main(config, "--daemon", timeout=30)
