@@ -13,6 +13,21 @@ from testkit.db import state
 from testkit.process import one_line, read_log, run_main, start_daemon, write_config
 from testkit.wait import wait_until
 
+# mh_campaign_run as the daemon created it before issue 13's columns.
+OLD_RUN_TABLE = (
+    "CREATE TABLE mh_campaign_run (id bigint NOT NULL AUTO_INCREMENT, "
+    "job varchar(16) NOT NULL, campaign_id bigint NOT NULL, state varchar(16) NOT "
+    "NULL, fingerprint char(64) NOT NULL DEFAULT '', target varchar(32) NOT NULL "
+    "DEFAULT '', message mediumtext NULL, recipients int NOT NULL DEFAULT 0, "
+    "written int NOT NULL DEFAULT 0, resume_after bigint NOT NULL DEFAULT 0, "
+    "last_audience_id bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0, "
+    "last_error varchar(1000) NOT NULL DEFAULT '', created_at datetime NOT NULL "
+    "DEFAULT CURRENT_TIMESTAMP, started_at datetime NULL, finished_at datetime "
+    "NULL, updated_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), "
+    "UNIQUE KEY job_campaign (job, campaign_id), KEY state (state, job)) "
+    "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+
+
 # ---------------------------------------------------------------- 1. a typo'd code
 
 def test_a_typo_code_is_named_and_the_campaign_is_sent_once_the_row_is_fixed(
@@ -185,17 +200,7 @@ def test_cancel_and_retry_say_who_asked_and_the_daemon_says_it_took_the_retry(
 
 
 def test_an_old_run_table_gets_the_new_columns(db, config_path, run_once):
-    db.query("CREATE TABLE mh_campaign_run (id bigint NOT NULL AUTO_INCREMENT, "
-             "job varchar(16) NOT NULL, campaign_id bigint NOT NULL, state varchar(16) NOT "
-             "NULL, fingerprint char(64) NOT NULL DEFAULT '', target varchar(32) NOT NULL "
-             "DEFAULT '', message mediumtext NULL, recipients int NOT NULL DEFAULT 0, "
-             "written int NOT NULL DEFAULT 0, resume_after bigint NOT NULL DEFAULT 0, "
-             "last_audience_id bigint NOT NULL DEFAULT 0, attempts int NOT NULL DEFAULT 0, "
-             "last_error varchar(1000) NOT NULL DEFAULT '', created_at datetime NOT NULL "
-             "DEFAULT CURRENT_TIMESTAMP, started_at datetime NULL, finished_at datetime "
-             "NULL, updated_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (id), "
-             "UNIQUE KEY job_campaign (job, campaign_id), KEY state (state, job)) "
-             "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+    db.query(OLD_RUN_TABLE)
     user = db.add_carded_user()
     db.add_news()
     assert run_once() == 0 and db.recipients(230) == [user]
@@ -271,3 +276,12 @@ def test_preview_says_one_user_and_one_account(db, config_path):
     news = db.add_news()
     out = run_main(config_path, "preview", "news", str(news)).stdout
     assert "1 registered user " in out and "the first matching account\n" in out, out
+
+
+def test_status_on_a_run_table_older_than_this_version_says_what_upgrades_it(db, config_path):
+    db.query(OLD_RUN_TABLE)
+    result = run_main(config_path, "status")
+    assert result.returncode == 2
+    assert "older than this version" in one_line(result.stderr)
+    assert run_main(config_path, "cancel", "news", "1").returncode == 1   # no such campaign
+    assert run_main(config_path, "status").returncode == 0   # cancel upgraded it first
