@@ -10,7 +10,7 @@ recommended index, a daemon table to upgrade), 2 an ERROR (the daemon cannot
 run as configured).
 
 The expectations are declared here, not read from deploy/ or testkit/:
-tests/unit/test_check_config.py holds them against the named SQL's column
+tests/unit/test_check_config_expectations.py holds them against the named SQL's column
 lists, deploy/grants.sql and deploy/recommended_indexes.sql.
 """
 from __future__ import annotations

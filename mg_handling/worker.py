@@ -53,7 +53,7 @@ class Trouble:
 
     def started(self, problem: str, fixed: str) -> None:
         if self._fixed != fixed:
-            logger.error("%s; nothing of this job is sent until then, polling again "
+            logger.error("%s; this job sends nothing until that is fixed, polling again "
                          "with backoff (at most every 60 s)", problem)
             self._fixed = fixed
 

@@ -145,8 +145,11 @@ class Detached:
 
 def _wait_for_report(read_fd: int) -> NoReturn:
     """In the process the operator started: the daemon's word, printed, is our exit."""
-    with os.fdopen(read_fd, "rb") as pipe:
-        line = pipe.readline().decode("utf-8", "replace").strip()
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            line = pipe.readline().decode("utf-8", "replace").strip()
+    except KeyboardInterrupt:  # Ctrl-C stops the waiting, not the daemon
+        line = "130 interrupted while waiting for the daemon's start; it goes on: see the log"
     code_text, _, message = line.partition(" ")
     if not code_text.isdigit():
         code, message = 2, "the daemon ended before it could start (no word from it): see " \
