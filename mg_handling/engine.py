@@ -114,6 +114,9 @@ class FanOut:
         campaign = due.campaign
         try:
             if due.run_state == RunState.RUNNING and due.run_id is not None:
+                # Only a restart (or a lost lock, an outage) leaves a run running
+                # between two polls: `status` measures its rate from here.
+                self.store.mark_resumed(due.run_id)
                 return self._write(job, due.run_id, started)
             digest = campaign.fingerprint()
             if due.run_state in SETTLED and due.run_fingerprint == digest:

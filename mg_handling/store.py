@@ -431,6 +431,11 @@ class Store:
                 tx.execute(getattr(Q, "add_run_column_" + column))
         return added
 
+    def mark_resumed(self, run_id: int) -> None:
+        """A running run taken up again after a stop: where its rate starts."""
+        with self.db.transaction() as tx:
+            tx.execute(Q.mark_resumed, dict(_STATES, run_id=run_id))
+
     def catalog(self, tables: Sequence[str]) -> Catalog:
         """information_schema's view of `tables` and of this account (check-config):
         reads only."""

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 
 from test_operations import HeldLock, check
 
-from testkit.db import state
+from testkit.db import add_matching_users, state
 from testkit.process import one_line, read_log, run_main, start_daemon, write_config
 from testkit.wait import wait_until
 
@@ -285,3 +286,31 @@ def test_status_on_a_run_table_older_than_this_version_says_what_upgrades_it(db,
     assert "older than this version" in one_line(result.stderr)
     assert run_main(config_path, "cancel", "news", "1").returncode == 1   # no such campaign
     assert run_main(config_path, "status").returncode == 0   # cancel upgraded it first
+
+
+def test_status_rate_of_a_campaign_resumed_after_a_restart_leaves_out_the_pause(db, tmp_path):
+    add_matching_users(db, 6000)
+    news = db.add_news()
+    config = write_config(str(tmp_path / "db.conf"), db.name, batch_size=100,
+                          max_rows_per_second=400)   # 15 s of writing
+    first = start_daemon(config)
+    try:
+        wait_until(lambda: (db.run("news", news) or {}).get("written", 0) >= 800, timeout=30)
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0
+    time.sleep(6)   # the pause a rate over the whole run would count
+    second = start_daemon(config)
+    try:
+        wait_until(lambda: "written" in json.dumps(running_entries(config)), timeout=20)
+        time.sleep(2)
+        [entry] = running_entries(config)
+        assert entry["rows_per_second"] > 300, entry   # about 400, not (rows) / (run + pause)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(15) == 0
+
+
+def running_entries(config: str) -> list:
+    report = json.loads(run_main(config, "status", "--json").stdout)
+    return [entry for entry in report["campaigns"] if entry["state"] == "running"]

@@ -192,6 +192,12 @@ UPDATE sys_user_promotion SET status = 1 WHERE id = %(campaign_id)s AND status =
 UPDATE operation_activity SET push_state = 1, push_count = 0
 WHERE id = %(campaign_id)s AND push_state = 2;
 
+-- A running run taken up again by a daemon that started since (the engine):
+-- `status` computes its rate from here, not over the time the daemon was down.
+-- name: mark_resumed
+UPDATE mh_campaign_run SET resumed_at = NOW(), written_at_resume = written
+WHERE id = %(run_id)s AND state = %(running)s;
+
 -- The schema upgrade at start (Store.upgrade_schema): mh_campaign_run's columns,
 -- then each column added since the first version that is missing, one
 -- statement each (MySQL 5.7 has no ADD COLUMN IF NOT EXISTS).
