@@ -17,11 +17,12 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from mg_handling.job import Job
-from mg_handling.store import Campaign, Store, StoreTransaction
+from mg_handling.store import ADDED_RUN_COLUMNS, Campaign, Store, StoreTransaction
 from util.config import Config
 from util.db import DatabaseError, MissingTable
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+UNKNOWN_COLUMN = 1054  # MySQL's "Unknown column": a run table of an older version
 
 Command = Callable[[Config, argparse.Namespace], int]
 
@@ -72,6 +73,11 @@ def explain(error: DatabaseError, config: Config) -> str:
                     "run on this database" % (error.table, config.db.describe()))
         return ("the table %s is missing in %s (renamed or dropped?)"
                 % (error.table, config.db.describe()))
+    if error.code == UNKNOWN_COLUMN and any("'%s'" % column in str(error)
+                                            for column in ADDED_RUN_COLUMNS):
+        return ("%s (%s): the daemon's tables are older than this version; the daemon adds "
+                "the columns at its next start (so do `retry` and `cancel`)"
+                % (error, config.db.describe()))
     return "%s (%s)" % (error, config.db.describe())
 
 

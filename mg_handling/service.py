@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 import time
-from typing import List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 from mg_handling.decision import Settings
 from mg_handling.engine import FanOut
@@ -15,12 +15,19 @@ from mg_handling.lock import InstanceLock, LockBusy, LockLost
 from mg_handling.store import Store
 from mg_handling.worker import Backoff, run_job
 from util.config import Config
-from util.db import AUTHENTICATION_FAILED, DatabaseError, DatabaseUnavailable, Outage
+from util.db import ACCESS_DENIED, DatabaseError, DatabaseUnavailable, Outage
 
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_CAMPAIGN_FAILED, EXIT_ERROR = 0, 1, 2
 SHUTDOWN_GRACE_SECONDS = 5
+# How the long-running mode tells whoever started it (`--daemon`'s waiting parent)
+# that it runs, or why it cannot: an exit code and one line.
+StartReport = Callable[[int, str], None]
+
+
+def _no_report(code: int, message: str) -> None:
+    """Nobody waits for the start (the foreground and systemd: the log and stderr say it)."""
 
 
 def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None,
@@ -100,33 +107,44 @@ def run_once(config: Config, stop: threading.Event) -> int:
     return EXIT_CAMPAIGN_FAILED if failed else EXIT_OK
 
 
-def _start_when_reachable(config: Config, stop: threading.Event
+def _start_when_reachable(config: Config, stop: threading.Event, report: StartReport
                           ) -> Optional[Tuple[Store, FanOut]]:
     """Long-running mode waits for the database instead of exiting. One outage
     spans the tries, so it is reported once, and its end once."""
-    backoff, outage = Backoff(), Outage()
+    backoff, outage = Backoff(), Outage(config.db.describe())
     while not stop.is_set():
         try:
             return start(config, stop, outage, standby=config.standby)
         except DatabaseUnavailable as error:
-            if error.code in AUTHENTICATION_FAILED:
+            if error.code in ACCESS_DENIED:
                 raise  # a wrong account is a configuration error, not an outage
             delay = backoff.next()
-            logger.warning("cannot start yet (%s); trying again in %.0f s", error, delay)
+            logger.warning("cannot start yet (%s, %s); trying again in %.0f s", error,
+                           config.db.describe(), delay)
+            report(EXIT_OK, "running as pid %d, waiting for the database (%s, %s); see the "
+                            "log" % (os.getpid(), error, config.db.describe()))
             stop.wait(delay)
     return None
 
 
-def run_forever(config: Config, stop: threading.Event) -> int:
-    """Three job threads and the lease keeper, until SIGTERM or SIGINT; exits 2
+def run_forever(config: Config, stop: threading.Event, report: StartReport = _no_report
+                ) -> int:
+    """Three job threads and the lease keeper, until SIGTERM or SIGINT. `report` hears
+    once that the daemon runs (the lease held, or standing by) or why it cannot; exits 2
     when another instance took the lease over and this one is not a standby."""
     try:
-        started = _start_when_reachable(config, stop)
+        started = _start_when_reachable(config, stop, report)
     except (DatabaseError, LockBusy) as error:
-        return fail("%s (%s)" % (error, config.db.describe()))
-    if started is None:
+        message = "%s (%s)" % (error, config.db.describe())
+        report(EXIT_ERROR, message)
+        return fail(message)
+    if started is None:  # stopped while waiting for the database
+        logger.info("message_handling stopped")
         return EXIT_OK
     store, fanout = started
+    report(EXIT_OK, "running as pid %d, %s the instance lock of %s" % (
+        os.getpid(), "holding" if fanout.lock.held.is_set() else "standing by for",
+        config.db.describe()))
     # Daemon threads: a transaction still running after the grace period (a huge
     # audience being frozen) is abandoned, and the server rolls it back.
     threads = [threading.Thread(target=run_job, name=job.name, daemon=True,

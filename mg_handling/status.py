@@ -5,8 +5,11 @@ exits 0 OK, 1 WARNING, 2 CRITICAL, for cron or Zabbix/Nagios:
 - CRITICAL: no instance holds the lock (nothing is being sent), or a campaign
   is stuck: running, but no chunk committed for STUCK_SECONDS;
 - WARNING: a campaign is overdue (due, or a retry requested, for more than
-  OVERDUE_SECONDS and not started), or failed, skipped or expired while its
-  legacy row still waits to be sent (it will not go out without an operator).
+  OVERDUE_SECONDS and not started; a retry is not due before its send time), or
+  failed, skipped or expired while its legacy row still waits to be sent (it
+  will not go out without an operator), or sent to nobody in the window (a
+  typo'd code matches nobody: fix the row and `retry` it).
+Times are the database server's clock (pushing.log uses the daemon host's).
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ UNSENT_STATES = tuple(state.value for state in RunState if state in SETTLED)  # 
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 TITLE_WIDTH = 24
+SENT_TO_NOBODY = "sent to nobody"
+CLOCKS = "times are the database server's clock; pushing.log uses the daemon host's clock"
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -50,6 +55,10 @@ def run(config: Config, args: argparse.Namespace) -> int:
         with database(config) as store, store.transaction() as tx:
             report = collect(tx, config, args.hours)
     except CommandError as error:
+        if args.json:  # a script reads stdout: the error as JSON, same exit code
+            print(json.dumps({"database": config.db.describe(), "error": str(error),
+                              "exit_code": error.exit_code}, ensure_ascii=False, indent=2))
+            return error.exit_code
         if not args.check:
             raise
         print("CRITICAL: %s" % error)
@@ -74,7 +83,7 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     campaigns = _waiting(tx, clock, settings, runs, hours)
     shown = [run for run in runs.values() if _worth_showing(run)]
     _add_titles(tx, shown)
-    campaigns += [_run_entry(run) for run in shown]
+    campaigns += [_run_entry(run, clock) for run in shown]
     report = {"database": config.db.describe(), "now": clock.now, "hours": hours,
               "instance": instance, "campaigns": campaigns}
     report["check"] = check(report)
@@ -118,6 +127,9 @@ def _waiting(tx: StoreTransaction, clock: Clock, settings: Settings,
                 run["unsent"] = True
                 if run["state"] == RunState.RETRY:
                     run["title"] = _title(job, due.campaign)
+                    # A retry waits for its send time as any campaign does.
+                    run["late_seconds"] = clock.unix_now - (
+                        due.campaign.columns[job.send_time_field] - settings.push_ahead_seconds)
                 continue
             entries.append(_due_entry(job, due.campaign, clock, settings))
     return entries
@@ -140,11 +152,12 @@ def _due_entry(job: Job, campaign: Campaign, clock: Clock, settings: Settings
 
 
 def _title(job: Job, campaign: Campaign) -> str:
-    """The title its rows get, when the campaign's message can be built."""
+    """The title its rows get, when the campaign's message can be built; else its
+    title column, as the admin backend shows it (a failed campaign has one too)."""
     try:
         return job.delivery(campaign.columns).title
     except CampaignError:
-        return ""
+        return str(campaign.columns.get("title") or "")
 
 
 def _worth_showing(run: Dict[str, Any]) -> bool:
@@ -152,7 +165,7 @@ def _worth_showing(run: Dict[str, Any]) -> bool:
         or bool(run.get("unsent"))
 
 
-def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
+def _run_entry(run: Dict[str, Any], clock: Clock) -> Dict[str, Any]:
     state = run["state"]
     job = JOBS_BY_NAME.get(run["job"])
     entry = {"job": run["job"], "campaign_id": run["campaign_id"],
@@ -161,9 +174,11 @@ def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
         "attempts": run["attempts"], "last_error": run["last_error"],
         "started_at": run["started_at"], "finished_at": run["finished_at"],
         "updated_at": run["updated_at"], "idle_seconds": run["idle_seconds"],
-        "duration_seconds": run["duration_seconds"], "problem": _problem(run)}
+        "duration_seconds": run["duration_seconds"], "problem": _problem(run),
+        "requested": run["requested"], "requested_by": run["requested_by"],
+        "requested_at": run["requested_at"]}
     if state == RunState.RUNNING:
-        entry.update(_progress(run))
+        entry.update(_progress(run, clock))
     return entry
 
 
@@ -180,10 +195,15 @@ def _add_titles(tx: StoreTransaction, runs: List[Dict[str, Any]]) -> None:
         run["title"] = _title(job, campaign) if job and campaign else ""
 
 
-def _progress(run: Dict[str, Any]) -> Dict[str, Any]:
-    """Rows per second on average since the run started, and the time left at that rate."""
-    seconds = run["running_seconds"] or 0
-    rate = run["written"] / seconds if seconds > 0 else None
+def _progress(run: Dict[str, Any], clock: Clock) -> Dict[str, Any]:
+    """Rows per second on average since the run last started or resumed (not over
+    the time it was cancelled or failed), and the time left at that rate."""
+    if run["resumed_at"] is not None:
+        seconds = (clock.now - run["resumed_at"]).total_seconds()
+        rows = run["written"] - run["written_at_resume"]
+    else:  # a run started before the column existed
+        seconds, rows = run["running_seconds"] or 0, run["written"]
+    rate = rows / seconds if seconds > 0 else None
     left = run["recipients"] - run["written"]
     return {"rows_per_second": round(rate, 1) if rate is not None else None,
             "eta_seconds": round(left / rate) if rate else None}
@@ -193,10 +213,12 @@ def _problem(run: Dict[str, Any]) -> Optional[str]:
     if run["state"] == RunState.RUNNING and (run["idle_seconds"] or 0) > STUCK_SECONDS:
         return "stuck"
     if run["state"] == RunState.RETRY and run.get("unsent") \
-            and (run["idle_seconds"] or 0) > OVERDUE_SECONDS:
+            and min(run["idle_seconds"] or 0, run.get("late_seconds", 0)) > OVERDUE_SECONDS:
         return "overdue"
     if run["state"] in UNSENT_STATES and run.get("unsent"):
         return run["state"]
+    if run["state"] == RunState.DONE and run["recipients"] == 0 and run["recent"]:
+        return SENT_TO_NOBODY
     return None
 
 
@@ -212,7 +234,7 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
     critical = [] if report["instance"]["held"] else [
         "no instance holds the lock %s" % report["instance"]["lock_name"]]
     critical += _listed(problems, ("stuck",))
-    warning = _listed(problems, ("overdue",) + UNSENT_STATES)
+    warning = _listed(problems, ("overdue",) + UNSENT_STATES + (SENT_TO_NOBODY,))
     level = CRITICAL if critical else WARNING if warning else OK
     summary = "; ".join(critical + warning) if level != OK else _all_well(report)
     if level != OK and report["instance"]["held"]:
@@ -254,6 +276,7 @@ def render(report: Dict[str, Any]) -> List[str]:
     instance = report["instance"]
     lines = ["message_handling on %s, server time %s" % (report["database"],
                                                          timestamp(report["now"])),
+             "clock     %s" % CLOCKS,
              "instance  %s" % _instance_text(instance), ""]
     by_state: Dict[str, List[Dict[str, Any]]] = {}
     for entry in report["campaigns"]:
@@ -318,7 +341,7 @@ def _waiting_columns(entries: List[Dict[str, Any]]) -> Tuple:
     cells = []
     for e in sorted(entries, key=lambda e: (e.get("due_at") is None, e.get("due_at") or 0)):
         if e["state"] == "retry":
-            send, when = "-", "retry requested %s ago" % duration(e["idle_seconds"])
+            send, when = "-", "%s %s ago" % (_request(e), duration(e["idle_seconds"]))
         elif e["state"] == "due":
             send, when = timestamp(e["send_time"]), "due for %s" % duration(
                 e["waiting_seconds"])
@@ -345,5 +368,13 @@ def _done_columns(entries: List[Dict[str, Any]]) -> Tuple:
 
 def _cancelled_columns(entries: List[Dict[str, Any]]) -> Tuple:
     cells = [_name(e) + ["%s / %s" % (number(e["written"]), number(e["recipients"])),
-                         timestamp(e["finished_at"])] for e in entries]
-    return (("job", "id", "title", "written", "cancelled"), (3,), cells)
+                         timestamp(e["finished_at"]), _request(e)] for e in entries]
+    return (("job", "id", "title", "written", "cancelled", "by"), (3,), cells)
+
+
+def _request(entry: Dict[str, Any]) -> str:
+    """'retry by ops@host-a' (who asked for the last cancel or retry), or 'retry requested'
+    for a request recorded before the columns existed."""
+    if not entry.get("requested_by"):
+        return "%s requested" % entry["state"] if entry["state"] == "retry" else "-"
+    return "%s by %s" % (entry["requested"], entry["requested_by"])

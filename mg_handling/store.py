@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mg_handling import targeting
+from mg_handling.errors import CampaignError
 from mg_handling.messages import MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery
 from mg_handling.queries import Q, read_sql
 from mg_handling.states import FINAL, OPEN, RunState, sql_values
@@ -40,6 +41,9 @@ JOB_NAMES = ("news", "promotion", "activity")
 _DUE = {job: getattr(Q, "due_" + job) for job in JOB_NAMES}
 _CAMPAIGN = {job: getattr(Q, "campaign_" + job) for job in JOB_NAMES}
 _MARK_SENT = {job: getattr(Q, "mark_sent_" + job) for job in JOB_NAMES}
+_MARK_UNSENT = {job: getattr(Q, "mark_unsent_" + job) for job in JOB_NAMES}
+# The code tables of the dimensions that have one (func codes have none).
+CODE_TABLES = {"region": "province_city_code", "industry": "industry_category"}
 _WRITE = {MESSAGE_QUEUE: Q.write_message_queue, MESSAGE_PROMOTION: Q.write_message_promotion}
 # The daemon's columns in a row that also holds a campaign's (queries.sql: run_columns).
 _DAEMON_COLUMN_PREFIX = "mh_"
@@ -65,6 +69,10 @@ PRUNE_ROWS = 10000
 # An audience SELECT (targeting.py) counted or sampled instead of frozen, by `preview`.
 _COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
 _SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
+# mh_campaign_run's columns added since its first version, in order: each has its
+# operations.sql entry add_run_column_<name>, run at start when missing.
+ADDED_RUN_COLUMNS = ("requested", "requested_by", "requested_at", "resumed_at",
+                     "written_at_resume")
 
 
 # ---------------------------------------------------------------- types
@@ -114,6 +122,11 @@ class Run:
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
     updated_at: Optional[datetime]
+    requested: str = ""                      # the last operator request: cancel, retry
+    requested_by: str = ""                   # its OS user@host
+    requested_at: Optional[datetime] = None
+    resumed_at: Optional[datetime] = None    # the last start or resume of the writing
+    written_at_resume: int = 0               # `written` then
 
     @classmethod
     def from_row(cls, row: Row) -> "Run":
@@ -411,6 +424,28 @@ class StoreTransaction:
         """The raw transaction, for the audience statements of targeting.py."""
         return self._tx
 
+    # -- operator commands (issue 13)
+    def unknown_codes(self, campaign_targeting: targeting.Targeting) -> List[str]:
+        """The campaign's codes that no code table holds, as 'region 4403OO (in no
+        province_city_code row)': a typo matches nobody."""
+        unknown = []
+        for dimension, code_table in CODE_TABLES.items():
+            codes = getattr(campaign_targeting, dimension)
+            known = self.known_codes(dimension, codes) if codes else {}
+            unknown += ["%s %s (in no %s row)" % (dimension, code, code_table)
+                        for code in codes if code.lower() not in known]
+        return unknown
+
+    def mark_unsent(self, job: str, campaign_id: int) -> None:
+        """The legacy row due again (the opposite of mark_sent_<job>), for the retry
+        of a campaign that was marked sent with 0 recipients."""
+        self._tx.execute(_MARK_UNSENT[job], {"campaign_id": campaign_id})
+
+    def record_request(self, run_id: int, request: str, by: str) -> None:
+        """Who asked for a cancel or a retry, and when (the server's clock)."""
+        self._tx.execute(Q.record_request, {"run_id": run_id, "request": request,
+                                            "requested_by": by[:255]})
+
 
 # ---------------------------------------------------------------- the store
 
@@ -437,9 +472,11 @@ class Store:
         self.db.close()
 
     def ensure_schema(self) -> None:
-        """The daemon's own tables, created if missing (never the legacy ones)."""
+        """The daemon's own tables, created if missing and upgraded if older (never
+        the legacy ones)."""
         with self.db.transaction() as tx:
             run_script(tx, read_sql("daemon_schema.sql"))
+        self.upgrade_schema()
 
     def due_campaigns(self, job: str, ahead: int) -> List[DueCampaign]:
         with self.transaction() as tx:
@@ -466,6 +503,83 @@ class Store:
         while deleted == PRUNE_ROWS:
             with self.db.transaction() as tx:
                 deleted = tx.execute(Q.prune_audience, {"run_id": run_id, "limit": PRUNE_ROWS})
+
+    # -- operator commands (issue 13)
+    def unknown_codes(self, job: str, campaign_id: int) -> List[str]:
+        """StoreTransaction.unknown_codes of a campaign's row as it is now."""
+        with self.transaction() as tx:
+            campaign = tx.campaign(job, campaign_id)
+            if campaign is None:
+                return []
+            try:
+                campaign_targeting = targeting.Targeting.from_row(campaign.columns)
+            except CampaignError:  # the row changed since, and is invalid now
+                return []
+            return tx.unknown_codes(campaign_targeting)
+
+    def upgrade_schema(self) -> List[str]:
+        """Add the columns later versions gave mh_campaign_run to a table an older
+        version created (CREATE TABLE IF NOT EXISTS leaves an existing table as it
+        is); the columns added. MySQL 5.7 has no ADD COLUMN IF NOT EXISTS: the
+        missing ones are found in information_schema first (a new table has them
+        all: no ALTER, whose metadata lock would wait for every open transaction)."""
+        with self.db.transaction() as tx:
+            present = {row["name"].lower() for row in tx.all(Q.run_table_columns)}
+        added = [column for column in ADDED_RUN_COLUMNS if column not in present]
+        for column in added:
+            with self.db.transaction() as tx:  # DDL: each commits on its own anyway
+                tx.execute(getattr(Q, "add_run_column_" + column))
+        return added
+
+    def mark_resumed(self, run_id: int) -> None:
+        """A running run taken up again after a stop: where its rate starts."""
+        with self.db.transaction() as tx:
+            tx.execute(Q.mark_resumed, dict(_STATES, run_id=run_id))
+
+    def catalog(self, tables: Sequence[str]) -> Catalog:
+        """information_schema's view of `tables` and of this account (check-config):
+        reads only."""
+        with self.db.transaction() as tx:
+            return _catalog(tx, tables)
+
+
+# ---------------------------------------------------------------- check-config (issue 13)
+
+@dataclass(frozen=True)
+class Catalog:
+    """What information_schema says about the configured database and account."""
+    version: str
+    account: str                                 # CURRENT_USER(): user@host
+    columns: Mapping[str, Mapping[str, str]]     # table -> column (lower case) -> DATA_TYPE
+    privileges: FrozenSet[Tuple[str, str, str]]  # (table or '', column or '', privilege)
+    index_heads: FrozenSet[Tuple[str, str]]      # (table, first column of an index, lower)
+
+    def granted(self, table: str, privilege: str, column: str = "") -> bool:
+        """Held on the server or the database, on the table, or on that column."""
+        return any(key in self.privileges for key in (
+            ("", "", privilege), (table, "", privilege)) + (
+            ((table, column, privilege),) if column else ()))
+
+
+def _grantee(account: str) -> str:
+    """CURRENT_USER()'s user@host as information_schema's GRANTEE: 'user'@'host'."""
+    user, _, host = account.rpartition("@")
+    return "'%s'@'%s'" % (user, host)
+
+
+def _catalog(tx: Transaction, tables: Sequence[str]) -> Catalog:
+    server = tx.row(Q.check_server)
+    account = str(server["account"])
+    columns: Dict[str, Dict[str, str]] = {}
+    for row in tx.all(Q.check_columns, {"tables": tuple(tables)}):
+        columns.setdefault(row["table_name"], {})[row["column_name"].lower()] = \
+            row["data_type"].lower()
+    privileges = frozenset((row["table_name"], row["column_name"], row["privilege"])
+                           for row in tx.all(Q.check_privileges,
+                                             {"grantee": _grantee(account)}))
+    heads = frozenset((row["table_name"], row["column_name"].lower())
+                      for row in tx.all(Q.check_index_heads, {"tables": tuple(tables)}))
+    return Catalog(str(server["version"]), account, columns, privileges, heads)
 
 
 # ---------------------------------------------------------------- the lease's connection

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 CONNECTION_ERRORS = {
     1040,  # too many connections
     1045,  # access denied (a password change or a server being set up)
+    1698,  # access denied to a user of unix_socket authentication (MariaDB)
     1053,  # server shutdown in progress
     1077,  # normal shutdown
     1129,  # host blocked
@@ -64,8 +65,8 @@ NODE_NOT_READY = {
     1047,  # WSREP has not yet prepared node for application use
     1180,  # error during COMMIT: not connected to the primary component
 }
-# The account is refused (1698: unix_socket authentication of an unknown user).
-AUTHENTICATION_FAILED = {1045, 1698}
+# A wrong account or password: a configuration error, never reported as an outage.
+ACCESS_DENIED = frozenset({1045, 1698})
 NO_SUCH_TABLE = 1146
 _MISSING_TABLE_NAME = re.compile(r"Table '(?:[^'.]*\.)?([^']*)' doesn't exist")
 
@@ -103,13 +104,13 @@ def translate(error: Exception) -> DatabaseError:
     code = error.args[0] if error.args and isinstance(error.args[0], int) else None
     text = str(error.args[1]) if len(error.args) > 1 else str(error)
     message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
-    if code in AUTHENTICATION_FAILED:
+    if code in ACCESS_DENIED:
         message = "authentication failed: " + message
     if code in TRANSIENT_ERRORS or (code is not None and 0 < code < 1000):
         # Codes below 1000 are the server's own file errors (a temporary file it
         # could not write or delete): its trouble, not the campaign's.
         return TransientError(message, code)
-    if code in CONNECTION_ERRORS or code in NODE_NOT_READY or code in AUTHENTICATION_FAILED \
+    if code in CONNECTION_ERRORS or code in NODE_NOT_READY or code in ACCESS_DENIED \
             or isinstance(error, pymysql.err.InterfaceError):
         return DatabaseUnavailable(message, code)
     if isinstance(error, pymysql.err.OperationalError) and (code is None or code >= 2000):
@@ -195,7 +196,7 @@ class Nodes:
             try:
                 connection = Connection(host=host, port=port, **self._kwargs)
             except pymysql.err.MySQLError as error:
-                if len(nodes) == 1 or _code(error) in AUTHENTICATION_FAILED:
+                if len(nodes) == 1 or _code(error) in ACCESS_DENIED:
                     raise  # the account is wrong everywhere: no node to try
                 failures.append("%s: %s" % (node_name(host, port), error))
                 continue
@@ -233,17 +234,25 @@ def _code(error: Exception) -> Optional[int]:
 
 
 class Outage:
-    """Logs one WARNING when the database becomes unreachable, one INFO when it is back."""
+    """Logs one WARNING when the database becomes unreachable, one INFO when it is back.
+    `where` (host:port/database, never the password) goes into the WARNING: a port
+    left out reads the same as the default one. A refused login is no outage: the
+    server answered; whoever gets the error reports it as the configuration error
+    it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: str = "") -> None:
+        self.where = where
         self._lock = threading.Lock()
         self._since: Optional[str] = None
 
     def failed(self, error: DatabaseError) -> None:
+        if error.code in ACCESS_DENIED:
+            return
         with self._lock:
             if self._since is None:
                 self._since = str(error)
-                logger.warning("database unreachable: %s", error)
+                logger.warning("database unreachable: %s%s", error,
+                               " (%s)" % self.where if self.where else "")
 
     def recovered(self) -> None:
         with self._lock:
@@ -303,7 +312,7 @@ class Database:
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
                  outage: Optional[Outage] = None, session_setup: Sequence[str] = ()) -> None:
         self.config = config
-        self.outage = outage or Outage()
+        self.outage = outage or Outage(config.describe())
         self._nodes = Nodes(config)
         self._settings = dict(maxconnections=max_connections, maxcached=max_connections,
                               blocking=True, setsession=list(session_setup), ping=1,

@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS mh_campaign_run (
   started_at datetime NULL,
   finished_at datetime NULL,
   updated_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  -- Added in 2.0 (issue 13); a table of an older version gets them at start
+  -- (operations.sql: add_run_column_*): who asked for the last cancel or retry,
+  -- and where the writing last (re)started, for the rate `status` shows.
+  requested varchar(16) NOT NULL DEFAULT '',
+  requested_by varchar(255) NOT NULL DEFAULT '',
+  requested_at datetime NULL,
+  resumed_at datetime NULL,
+  written_at_resume int NOT NULL DEFAULT 0,
   PRIMARY KEY (id),
   UNIQUE KEY job_campaign (job, campaign_id),
   KEY state (state, job)

@@ -116,7 +116,8 @@ VALUES (%(job)s, %(campaign_id)s, %(pending)s);
 -- name: run_row
 id, job, campaign_id, state, fingerprint, target, message, recipients, written,
 resume_after, last_audience_id, attempts, last_error, created_at, started_at,
-finished_at, updated_at
+finished_at, updated_at, requested, requested_by, requested_at, resumed_at,
+written_at_resume
 
 -- name: lock_run_of_campaign
 SELECT {run_row}
@@ -139,15 +140,19 @@ SET state = %(running)s, fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, recipients = %(recipients)s, written = 0,
     resume_after = %(first_after)s,
     last_audience_id = %(last_audience_id)s, attempts = attempts + 1, last_error = '',
-    started_at = NOW(), finished_at = NULL, updated_at = NOW()
+    started_at = NOW(), resumed_at = NOW(), written_at_resume = 0,
+    finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
 
 -- A run that failed after writing some chunks goes on where it stopped, with
 -- the corrected message, so nobody who already has a row gets a second one.
+-- resumed_at and written_at_resume: `status` measures the rate since then, not
+-- over the time the run was stopped.
 -- name: resume_run
 UPDATE mh_campaign_run
 SET state = %(running)s, fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, attempts = attempts + 1, last_error = '',
+    resumed_at = NOW(), written_at_resume = written,
     finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
 
