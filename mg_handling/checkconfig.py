@@ -79,7 +79,8 @@ NEEDED_PRIVILEGES: Mapping[str, Tuple[Tuple[str, ...], Mapping[str, Tuple[str, .
     "message_promotion": (("INSERT",), {}),
     "mh_campaign_run": (DAEMON_TABLE_PRIVILEGES, {}),
     "mh_audience": (DAEMON_TABLE_PRIVILEGES, {}),
-    "mh_instance": (DAEMON_TABLE_PRIVILEGES, {}),
+    "mh_lease": (DAEMON_TABLE_PRIVILEGES, {}),
+    "mh_standby": (DAEMON_TABLE_PRIVILEGES, {}),
 }
 
 # deploy/recommended_indexes.sql: table -> the first column of each index, and why.

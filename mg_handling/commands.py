@@ -13,8 +13,7 @@ import os
 import sys
 import unicodedata
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Sequence
 
 from mg_handling.job import Job
 from mg_handling.store import ADDED_RUN_COLUMNS, Campaign, Store, StoreTransaction
@@ -133,23 +132,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     return lines
 
 
-def number(value: Optional[int]) -> str:
-    return "-" if value is None else "{:,}".format(value)
-
-
-def duration(seconds: Optional[float]) -> str:
-    """7 s, 3 min 20 s, 2 h 05 min, 3 d 4 h."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return "%d s" % seconds
-    if seconds < 3600:
-        return "%d min %02d s" % divmod(seconds, 60)
-    if seconds < 86400:
-        return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
-    return "%d d %d h" % (seconds // 86400, seconds % 86400 // 3600)
-
-
-def timestamp(value: Optional[datetime]) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")

@@ -21,16 +21,9 @@ import os
 import socket
 from typing import Optional
 
-from mg_handling.commands import (
-    EXIT_OK,
-    EXIT_REFUSED,
-    CommandError,
-    database,
-    no_such_campaign,
-    number,
-    timestamp,
-)
+from mg_handling.commands import EXIT_OK, EXIT_REFUSED, CommandError, database, no_such_campaign
 from mg_handling.decision import Settings, Settle, decide
+from mg_handling.formats import number, timestamp
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS_BY_NAME
 from mg_handling.states import RETRYABLE, RunState

@@ -11,17 +11,9 @@ import argparse
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from mg_handling.commands import (
-    EXIT_OK,
-    database,
-    duration,
-    load_campaign,
-    number,
-    table,
-    timestamp,
-)
+from mg_handling.commands import EXIT_OK, database, load_campaign, table
 from mg_handling.decision import Plan, Settings, Settle, decide
-from mg_handling.formats import noun
+from mg_handling.formats import duration, noun, number, timestamp
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS_BY_NAME
 from mg_handling.messages import MESSAGE_QUEUE

@@ -18,19 +18,10 @@ import json
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
 
-from mg_handling.commands import (
-    EXIT_ERROR,
-    EXIT_OK,
-    CommandError,
-    cut,
-    database,
-    duration,
-    number,
-    table,
-    timestamp,
-)
+from mg_handling.commands import EXIT_ERROR, EXIT_OK, CommandError, cut, database, table
 from mg_handling.decision import Settings, Settle, decide
 from mg_handling.errors import CampaignError
+from mg_handling.formats import duration, number, timestamp
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS, JOBS_BY_NAME
 from mg_handling.lock import lock_name

@@ -93,15 +93,6 @@ def _boolean(text: str) -> bool:
     return values[text.lower()]
 
 
-def _at_least_seconds(minimum: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = float(text)
-        if value < minimum:
-            raise ValueError("must be at least %g seconds" % minimum)
-        return value
-    return parse
-
-
 def _positive_number(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -109,11 +100,12 @@ def _positive_number(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
+def _at_least(minimum: float, number: Callable[[str], Any] = int,
+              unit: str = "") -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = number(text)
         if value < minimum:
-            raise ValueError("must be at least %d" % minimum)
+            raise ValueError("must be at least %g%s" % (minimum, unit))
         return value
     return parse
 
@@ -148,14 +140,14 @@ def _port(text: str) -> int:
 MAIN_KEYS: Dict[str, tuple] = {
     "env": (_non_empty, None),
     "poll_interval": (_positive_number, "8"),
-    "push_ahead_seconds": (_int_at_least(0), "150"),
-    "batch_size": (_int_at_least(1), "10000"),
-    "max_lateness_seconds": (_int_at_least(0), "0"),
-    "max_rows_per_second": (_int_at_least(0), "0"),
+    "push_ahead_seconds": (_at_least(0), "150"),
+    "batch_size": (_at_least(1), "10000"),
+    "max_lateness_seconds": (_at_least(0), "0"),
+    "max_rows_per_second": (_at_least(0), "0"),
     "log_file": (_non_empty, "pushing.log"),
     "log_level": (_log_level, "INFO"),
     "standby": (_boolean, "false"),
-    "lock_timeout": (_at_least_seconds(3.0), "30"),
+    "lock_timeout": (_at_least(3.0, float, " seconds"), "30"),
 }
 DATABASE_KEYS: Dict[str, tuple] = {
     "host": (_non_empty, None),
