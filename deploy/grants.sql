@@ -66,6 +66,8 @@ GRANT INSERT ON `<database>`.message_promotion TO '<user>'@'<host>';
 --                    chunks), DELETE (clear_audience, prune_audience)
 --   mh_instance      record_instance is a REPLACE (INSERT and DELETE),
 --                    instance_of_lock a SELECT
+--   mh_job_health    record_job_health (INSERT ... ON DUPLICATE KEY UPDATE),
+--                    prune_job_health (DELETE), job_health_of_instance (SELECT)
 -- (UPDATE of mh_audience and mh_instance, DELETE of mh_campaign_run: unused today,
 -- granted so that the daemon's own bookkeeping never needs a new grant.)
 -- A grant on a table that does not exist yet is accepted because it includes
@@ -74,3 +76,4 @@ GRANT INSERT ON `<database>`.message_promotion TO '<user>'@'<host>';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_campaign_run TO '<user>'@'<host>';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_audience TO '<user>'@'<host>';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_instance TO '<user>'@'<host>';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_job_health TO '<user>'@'<host>';

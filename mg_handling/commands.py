@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterator, List, Optional, Sequence
 
 from mg_handling.job import Job
-from mg_handling.store import Campaign, Store, StoreTransaction
+from mg_handling.store import Campaign, Limits, Store, StoreTransaction
 from util.config import Config
 from util.db import DatabaseError, MissingTable
 
@@ -55,7 +55,8 @@ def dispatch(command: Command, config: Config, args: argparse.Namespace) -> int:
 @contextmanager
 def database(config: Config) -> Iterator[Store]:
     """A one-connection Store; database errors become CommandErrors."""
-    store = Store(config.db, max_connections=1)
+    store = Store(config.db, max_connections=1,
+                  limits=Limits.for_command(config.freeze_timeout))
     try:
         yield store
     except DatabaseError as error:

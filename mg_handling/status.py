@@ -4,6 +4,9 @@
 exits 0 OK, 1 WARNING, 2 CRITICAL, for cron or Zabbix/Nagios:
 - CRITICAL: no instance holds the lock (nothing is being sent), or a campaign
   is stuck: running, but no chunk committed for STUCK_SECONDS;
+- CRITICAL too: a job of the lock holder has not completed a poll (nor committed
+  a chunk) for web.stuck_limit(poll_interval), max(3 x poll_interval, 60 s):
+  stuck on a statement, or its thread dead (issue 12);
 - WARNING: a campaign is overdue (due, or a retry requested, for more than
   OVERDUE_SECONDS and not started), or failed, skipped or expired while its
   legacy row still waits to be sent (it will not go out without an operator).
@@ -28,13 +31,16 @@ from mg_handling.commands import (
 )
 from mg_handling.decision import Settings, Settle, decide
 from mg_handling.errors import CampaignError
+from mg_handling.health import job_view
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS, JOBS_BY_NAME
 from mg_handling.lock import lock_name
 from mg_handling.messages import Delivery
 from mg_handling.states import SETTLED, RunState
-from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
+from mg_handling.store import Campaign, Clock, InstanceKey, RunReport, StoreTransaction
+from mg_handling.web import job_problem
 from util.config import Config
+from util.db import TransientError
 
 OVERDUE_SECONDS = 300
 STUCK_SECONDS = 300
@@ -70,12 +76,14 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     instance = _instance(tx, lock_name(config.db.database))
     runs = {(report.run.job, report.run.campaign_id): _run_facts(report)
             for report in tx.runs_for_status(hours)}
-    campaigns = _waiting(tx, clock, settings, runs, hours)
+    unreadable: List[str] = []
+    campaigns = _waiting(tx, clock, settings, runs, hours, unreadable)
     shown = [run for run in runs.values() if _worth_showing(run)]
     _add_titles(tx, shown)
     campaigns += [_run_entry(run) for run in shown]
     report = {"database": config.db.describe(), "now": clock.now, "hours": hours,
-              "instance": instance, "campaigns": campaigns}
+              "instance": instance, "jobs": _jobs(tx, instance, clock),
+              "unreadable": unreadable, "campaigns": campaigns}
     report["check"] = check(report)
     return report
 
@@ -92,6 +100,18 @@ def _instance(tx: StoreTransaction, name: str) -> Dict[str, Any]:
             "since": record.started_at if record else None}
 
 
+def _jobs(tx: StoreTransaction, instance: Dict[str, Any], clock: Clock
+          ) -> List[Dict[str, Any]]:
+    """The job health of the instance holding the lock, as it recorded it."""
+    if not instance["held"] or instance["pid"] is None:
+        return []
+    key = InstanceKey(instance["lock_name"], instance["host"], instance["pid"])
+    return [dict(job=row.job, poll_started=row.poll_started, poll_ended=row.poll_ended,
+                 doing=row.doing, last_error=row.last_error, last_error_at=row.last_error_at,
+                 problem=job_problem(job_view(row), clock.now, row.poll_interval))
+            for row in tx.job_health(key)]
+
+
 def _run_facts(report: RunReport) -> Dict[str, Any]:
     """A run as the report's plain values (the entries are printed as JSON too)."""
     facts = asdict(report.run)
@@ -102,13 +122,20 @@ def _run_facts(report: RunReport) -> Dict[str, Any]:
 
 
 def _waiting(tx: StoreTransaction, clock: Clock, settings: Settings,
-             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int) -> List[Dict[str, Any]]:
+             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int,
+             unreadable: List[str]) -> List[Dict[str, Any]]:
     """The campaigns the due queries return within the window: the ones not
-    started yet become entries; the runs of the others are marked unsent."""
+    started yet become entries; the runs of the others are marked unsent. A
+    table that cannot be read now (locked) is named in `unreadable`."""
     ahead = max(hours * 3600, settings.push_ahead_seconds)
     entries = []
     for job in JOBS:
-        for due in tx.due_campaigns(job.name, ahead):
+        try:
+            due_campaigns = tx.due_campaigns(job.name, ahead)
+        except TransientError as error:
+            unreadable.append("%s unreadable (%s)" % (job.table, error))
+            continue
+        for due in due_campaigns:
             run = runs.get((job.name, due.campaign.id))
             if run is not None:
                 run["unsent"] = True
@@ -207,8 +234,9 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
                 "%s %s" % (entry["job"], entry["campaign_id"]))
     critical = [] if report["instance"]["held"] else [
         "no instance holds the lock %s" % report["instance"]["lock_name"]]
+    critical += [job["problem"] for job in report.get("jobs", ()) if job["problem"]]
     critical += _listed(problems, ("stuck",))
-    warning = _listed(problems, ("overdue",) + UNSENT_STATES)
+    warning = report.get("unreadable", []) + _listed(problems, ("overdue",) + UNSENT_STATES)
     level = CRITICAL if critical else WARNING if warning else OK
     summary = "; ".join(critical + warning) if level != OK else _all_well(report)
     if level != OK and report["instance"]["held"]:
@@ -253,6 +281,7 @@ def render(report: Dict[str, Any]) -> List[str]:
     lines = ["message_handling on %s, server time %s" % (report["database"],
                                                          timestamp(report["now"])),
              "instance  %s" % _instance_text(instance), ""]
+    lines += _jobs_text(report)
     by_state: Dict[str, List[Dict[str, Any]]] = {}
     for entry in report["campaigns"]:
         by_state.setdefault(entry["state"], []).append(entry)
@@ -265,6 +294,20 @@ def render(report: Dict[str, Any]) -> List[str]:
         lines.append("")
     lines.append("check     %s" % report["check"]["summary"])
     return lines
+
+
+def _jobs_text(report: Dict[str, Any]) -> List[str]:
+    """The lock holder's job threads: when each last completed a poll, what it does."""
+    if not report.get("jobs"):
+        return []
+    now = report["now"]
+    cells = [[job["job"], "STUCK" if job["problem"] else "ok",
+              "%s ago" % duration((now - job["poll_ended"]).total_seconds())
+              if job["poll_ended"] else "never", job["doing"],
+              cut(job["last_error"] or "-", 60)] for job in report["jobs"]]
+    return (["Jobs of the lock holder:"]
+            + table(("job", "state", "last poll ended", "doing", "last error"), cells)
+            + [""])
 
 
 def _instance_text(instance: Dict[str, Any]) -> str:

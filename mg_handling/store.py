@@ -26,12 +26,15 @@ from mg_handling.queries import Q, read_sql
 from mg_handling.states import FINAL, OPEN, RunState, sql_values
 from util.config import DatabaseConfig
 from util.db import (
+    READ_TIMEOUT,
     Database,
     DedicatedConnection,
     MissingTable,
     Outage,
+    QueryError,
     Row,
     Transaction,
+    TransientError,
     run_script,
 )
 
@@ -55,6 +58,33 @@ _STATES = {"pending": RunState.PENDING.value, "running": RunState.RUNNING.value,
 SESSION_SETUP = ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
                  "SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456")
 PRUNE_ROWS = 10000
+# A statement waits this long at most for a table's metadata lock (another session's
+# LOCK TABLES or ALTER TABLE), then fails with error 1205, a TransientError. The
+# daemon's wait ends before its read timeout, so the server ends it (a connection cut
+# by the client would leave the server's thread waiting); an operator command's is
+# short, so that `status` answers while a campaign table is locked.
+DAEMON_LOCK_WAIT = "SET SESSION lock_wait_timeout = 50"
+COMMAND_LOCK_WAIT = "SET SESSION lock_wait_timeout = 5"
+# The audience freeze: the server aborts it after freeze_timeout (MariaDB's
+# max_statement_time, error 1969), and the connection waits this much longer for the
+# answer, so that the server's error, not a cut connection, ends a freeze too long.
+FREEZE_READ_MARGIN = 60
+STATEMENT_TIME_EXCEEDED = 1969
+DEFAULT_FREEZE_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long statements may take (issue 12): the audience freeze, bounded on the
+    server; any other answer of the server (the socket's read timeout); a metadata lock."""
+    freeze_timeout: int = DEFAULT_FREEZE_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    lock_wait: str = DAEMON_LOCK_WAIT
+
+    @classmethod
+    def for_command(cls, freeze_timeout: int) -> "Limits":
+        """`preview` counts an audience with the freeze's statement: it may take as long."""
+        return cls(freeze_timeout, freeze_timeout + FREEZE_READ_MARGIN, COMMAND_LOCK_WAIT)
 
 
 # ---------------------------------------------------------------- types
@@ -186,8 +216,9 @@ def _locked(row: Optional[Row]) -> LockedRun:
 class StoreTransaction:
     """The typed statements of one open transaction."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, limits: Optional[Limits] = None) -> None:
         self._tx = tx
+        self._limits = limits or Limits()
 
     # -- reading campaigns
     def due_campaigns(self, job: str, ahead: int) -> List[DueCampaign]:
@@ -232,8 +263,9 @@ class StoreTransaction:
     def freeze_audience(self, run_id: int, audience: str,
                         campaign_targeting: targeting.Targeting) -> Frozen:
         """Freeze the campaign's recipients into mh_audience, replacing any earlier try."""
-        recipients, plan = targeting.fill_audience(self._tx, run_id, audience,
-                                                   campaign_targeting)
+        with self._time_limit(self._limits.freeze_timeout):
+            recipients, plan = targeting.fill_audience(self._tx, run_id, audience,
+                                                       campaign_targeting)
         bounds = self._tx.row(Q.audience_bounds, {"run_id": run_id})
         return Frozen(recipients, plan, int(bounds["first_after"]),
                       int(bounds["last_audience_id"]))
@@ -310,6 +342,37 @@ class StoreTransaction:
         """The raw transaction, for the audience statements of targeting.py."""
         return self._tx
 
+    # -- time limits and job health (issue 12)
+    @contextmanager
+    def _time_limit(self, seconds: int) -> Iterator[None]:
+        """The block's statements aborted by the server after `seconds` (MariaDB; on
+        MySQL only the read timeout bounds them), a QueryError that fails the campaign:
+        trying the same freeze again would take as long. After an error the limit stays
+        on the pooled connection: longer than any other statement's read timeout, it
+        changes nothing there."""
+        with self._tx.read_timeout_for(seconds + FREEZE_READ_MARGIN):
+            self._tx.execute(Q.limit_statement_time, {"seconds": seconds})
+            try:
+                yield
+            except TransientError as error:
+                if error.code != STATEMENT_TIME_EXCEEDED:
+                    raise
+                raise QueryError("the audience freeze took longer than [main] freeze_timeout "
+                                 "(%d s): %s" % (seconds, error), error.code) from None
+            self._tx.execute(Q.unlimit_statement_time)
+
+    def job_health(self, key: "InstanceKey") -> List["JobHealth"]:
+        """The job rows of one instance; none when the table does not exist yet."""
+        try:
+            rows = self._tx.all(Q.job_health_of_instance, key.params())
+        except MissingTable as missing:
+            if missing.table != "mh_job_health":
+                raise
+            return []
+        return [JobHealth(row["job"], float(row["poll_interval"]), row["poll_started_at"],
+                          row["poll_ended_at"], row["doing"], row["last_error"],
+                          row["last_error_at"]) for row in rows]
+
 
 def _instance_record(tx: Transaction, lock_name: str) -> Optional[InstanceRecord]:
     try:
@@ -328,10 +391,12 @@ class Store:
     """A pool of connections to one database, and its one-transaction operations."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None) -> None:
+                 outage: Optional[Outage] = None, limits: Optional[Limits] = None) -> None:
         self.config = config
+        self.limits = limits or Limits()
         self.db = Database(config, max_connections=max_connections, outage=outage,
-                           session_setup=SESSION_SETUP)
+                           session_setup=SESSION_SETUP + (self.limits.lock_wait,),
+                           read_timeout=self.limits.read_timeout)
 
     @property
     def outage(self) -> Outage:
@@ -340,7 +405,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         with self.db.transaction() as tx:
-            yield StoreTransaction(tx)
+            yield StoreTransaction(tx, self.limits)
 
     def close(self) -> None:
         self.db.close()
@@ -366,6 +431,17 @@ class Store:
         while deleted == PRUNE_ROWS:
             with self.db.transaction() as tx:
                 deleted = tx.execute(Q.prune_audience, {"run_id": run_id, "limit": PRUNE_ROWS})
+
+    # -- job health (issue 12): each report in a transaction of its own
+    def record_job_health(self, key: "InstanceKey", job: str, report: "HealthReport") -> None:
+        with self.db.transaction() as tx:
+            tx.execute(Q.record_job_health, dict(
+                key.params(), job=job, started=report.started, ended=report.ended,
+                doing=report.doing[:255], error=report.error[:1000] if report.error else None))
+
+    def prune_job_health(self, lock_name: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(Q.prune_job_health, {"lock_name": lock_name})
 
 
 # ---------------------------------------------------------------- the lock's connection
@@ -401,3 +477,39 @@ class LockConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+# ---------------------------------------------------------------- job health (issue 12)
+
+@dataclass(frozen=True)
+class InstanceKey:
+    """One daemon process, as mh_job_health keys its rows."""
+    lock_name: str
+    host: str
+    pid: int
+    poll_interval: float = 0.0
+
+    def params(self) -> Dict[str, Any]:
+        return {"lock_name": self.lock_name, "host": self.host, "pid": self.pid,
+                "poll_interval": self.poll_interval}
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What a job thread reports: a poll started or ended now, what it does, an error."""
+    doing: str
+    started: bool = False
+    ended: bool = False
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """A row of mh_job_health (times from the server's clock)."""
+    job: str
+    poll_interval: float
+    poll_started: Optional[datetime]
+    poll_ended: Optional[datetime]
+    doing: str
+    last_error: Optional[str]
+    last_error_at: Optional[datetime]

@@ -64,10 +64,11 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     prune = False  # a done run's audience is still to be deleted (until that succeeds)
     while not stop.is_set():
         if not fanout.lock.held.is_set():
+            fanout.watch.waiting_for_lock(job)
             stop.wait(1.0)
             continue
         try:
-            result = fanout.poll(job)
+            result = _watched_poll(job, fanout)
             prune = prune or bool(result.outcomes.get(RunState.DONE))
             if prune:
                 fanout.prune_leftover_audiences(job)
@@ -88,3 +89,15 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
             heartbeat.polled(result)
             delay = poll_interval
         stop.wait(delay)
+
+
+def _watched_poll(job: Job, fanout: FanOut) -> PollResult:
+    """One poll, reported to the job's health (its start, its end or its error)."""
+    fanout.watch.poll_started(job)
+    try:
+        result = fanout.poll(job)
+    except BaseException as error:
+        fanout.watch.poll_failed(job, error)
+        raise
+    fanout.watch.poll_finished(job)
+    return result

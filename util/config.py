@@ -6,6 +6,7 @@ the reason, so that the daemon fails at start instead of at the first poll.
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import logging
 import os
 import stat
@@ -49,6 +50,9 @@ class Config:
     log_level: str
     db: DatabaseConfig
     world_readable: bool
+    metrics_port: int = 0  # 0: no status page, /healthz or /metrics
+    metrics_address: str = "127.0.0.1"
+    freeze_timeout: int = 3600  # seconds the audience freeze may run
 
 
 def _positive_number(text: str) -> float:
@@ -93,6 +97,21 @@ def _port(text: str) -> int:
     return value
 
 
+def _port_or_off(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 65536:
+        raise ValueError("must be between 1 and 65535, or 0 (off)")
+    return value
+
+
+def _ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("%r is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)"
+                         % text) from None
+
+
 # key -> (parser, default); None as default means the key is required.
 MAIN_KEYS: Dict[str, tuple] = {
     "env": (_non_empty, None),
@@ -103,6 +122,9 @@ MAIN_KEYS: Dict[str, tuple] = {
     "max_rows_per_second": (_int_at_least(0), "0"),
     "log_file": (_non_empty, "pushing.log"),
     "log_level": (_log_level, "INFO"),
+    "metrics_port": (_port_or_off, "0"),
+    "metrics_address": (_ip_address, "127.0.0.1"),
+    "freeze_timeout": (_int_at_least(1), "3600"),
 }
 DATABASE_KEYS: Dict[str, tuple] = {
     "host": (_non_empty, None),
@@ -177,6 +199,8 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         max_rows_per_second=main["max_rows_per_second"],
         log_file=os.path.abspath(log_file), log_level=main["log_level"], db=db,
         world_readable=bool(mode & (stat.S_IRGRP | stat.S_IROTH)),
+        metrics_port=main["metrics_port"], metrics_address=main["metrics_address"],
+        freeze_timeout=main["freeze_timeout"],
     )
 
 

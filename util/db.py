@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import pymysql
 from dbutils.pooled_db import PooledDB
@@ -58,6 +58,7 @@ TRANSIENT_ERRORS = {
     3024,  # max_execution_time exceeded (MySQL)
 }
 ACCESS_DENIED = 1045
+SERVER_LOST = 2013
 NO_SUCH_TABLE = 1146
 _MISSING_TABLE_NAME = re.compile(r"Table '(?:[^'.]*\.)?([^']*)' doesn't exist")
 
@@ -76,6 +77,11 @@ class DatabaseUnavailable(DatabaseError):
 
 class TransientError(DatabaseError):
     """A deadlock, a lock wait timeout, a read-only or full server: retry later."""
+
+
+class ReadTimeout(TransientError):
+    """The server did not answer within the connection's read timeout; the
+    connection is closed (the pool opens a new one)."""
 
 
 class QueryError(DatabaseError):
@@ -97,6 +103,9 @@ def translate(error: Exception) -> DatabaseError:
     message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
     if code == ACCESS_DENIED:
         message = "authentication failed: " + message
+    if code == SERVER_LOST and "timed out" in text:
+        return ReadTimeout("no answer from the server within the read timeout: " + message,
+                           code)
     if code in TRANSIENT_ERRORS or (code is not None and 0 < code < 1000):
         # Codes below 1000 are the server's own file errors (a temporary file it
         # could not write or delete): its trouble, not the campaign's.
@@ -111,21 +120,32 @@ def translate(error: Exception) -> DatabaseError:
     return QueryError(message, code)
 
 
-def connect_kwargs(config: DatabaseConfig) -> Dict[str, Any]:
+CONNECT_TIMEOUT = 5
+# A statement of the daemon answers within seconds (a chunk of 10,000 rows: 0.1 s;
+# a row lock wait ends at innodb_lock_wait_timeout, 50 s by default). The one long
+# statement, the audience freeze, raises its own connection's limit (read_timeout_for).
+READ_TIMEOUT = 60.0
+WRITE_TIMEOUT = 60.0
+
+
+def connect_kwargs(config: DatabaseConfig, read_timeout: float = READ_TIMEOUT
+                   ) -> Dict[str, Any]:
     """PyMySQL connection arguments for a database section. The password goes
-    as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail on Chinese."""
+    as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail on Chinese.
+    `read_timeout` bounds the wait for each answer of the server: a statement
+    stuck longer (on a table lock, or a server that stopped answering) fails with
+    ReadTimeout instead of holding its thread for ever."""
     return dict(host=config.host, port=config.port, user=config.user,
                 password=config.password.encode("utf-8"), database=config.database,
-                charset=config.charset, autocommit=False, connect_timeout=CONNECT_TIMEOUT)
+                charset=config.charset, autocommit=False, connect_timeout=CONNECT_TIMEOUT,
+                read_timeout=read_timeout, write_timeout=WRITE_TIMEOUT)
 
-
-CONNECT_TIMEOUT = 5
 
 
 class Connection(pymysql.connections.Connection):
     """connect_timeout bounds the whole handshake: PyMySQL applies it to the TCP
     connect only, and a server that accepts but never greets would hang the
-    daemon (and its SIGTERM) for good. Statements still read without a timeout."""
+    daemon (and its SIGTERM) for good. Statements then read with read_timeout."""
 
     def connect(self, sock: Any = None) -> None:
         read_timeout: Optional[float] = self.__dict__["_read_timeout"]
@@ -147,21 +167,30 @@ connect.dbapi = pymysql  # type: ignore[attr-defined]  # where DBUtils finds the
 class Outage:
     """Logs one WARNING when the database becomes unreachable, one INFO when it is back."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Optional[Callable[[bool], None]] = None) -> None:
+        """`on_change(up)` is called when the database goes down (False) and when it
+        is back (True), e.g. for a metric."""
         self._lock = threading.Lock()
         self._since: Optional[str] = None
+        self._on_change = on_change
 
     def failed(self, error: DatabaseError) -> None:
         with self._lock:
             if self._since is None:
                 self._since = str(error)
                 logger.warning("database unreachable: %s", error)
+                self._changed(False)
 
     def recovered(self) -> None:
         with self._lock:
             if self._since is not None:
                 self._since = None
                 logger.info("database reachable again")
+                self._changed(True)
+
+    def _changed(self, up: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(up)
 
     @property
     def down(self) -> bool:
@@ -198,6 +227,18 @@ class Transaction:
         rows = self.all(sql, params)
         return rows[0] if rows else None
 
+    @contextmanager
+    def read_timeout_for(self, seconds: float) -> Iterator[None]:
+        """The statements of the block may take `seconds` to answer (the connection's
+        read timeout, for one long statement); the usual one again afterwards."""
+        driver = _driver_connection(self._connection)
+        usual = driver._read_timeout
+        driver._read_timeout = seconds  # PyMySQL applies it to the socket at each read
+        try:
+            yield
+        finally:
+            driver._read_timeout = usual
+
     def row(self, sql: str, params: Any = None) -> Row:
         """A statement that returns a row whenever it succeeds (an aggregate, a
         row known to exist): no row is an error, not a None to check."""
@@ -207,17 +248,26 @@ class Transaction:
         return found
 
 
+def _driver_connection(connection: Any) -> Connection:
+    """The PyMySQL connection under DBUtils' wrappers (a pooled connection wraps a
+    steady one, which wraps the driver's, each as `_con`)."""
+    while not isinstance(connection, Connection):
+        connection = connection._con
+    return connection
+
+
 class Database:
     """A pool of connections to one database section."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None, session_setup: Sequence[str] = ()) -> None:
+                 outage: Optional[Outage] = None, session_setup: Sequence[str] = (),
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.config = config
         self.outage = outage or Outage()
         self._pool = PooledDB(
             creator=connect, maxconnections=max_connections, maxcached=max_connections,
             blocking=True, setsession=list(session_setup), ping=1, reset=True,
-            **connect_kwargs(config))
+            **connect_kwargs(config, read_timeout))
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
