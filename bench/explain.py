@@ -4,7 +4,7 @@ parameters and the plan the daemon would use), the floor, and the due queries.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 import floor
 from campaigns import Campaign
@@ -22,30 +22,40 @@ COLUMNS = ("id", "select_type", "table", "type", "possible_keys", "key", "key_le
 _ALIAS = re.compile(r"\b(?:FROM|JOIN)\s+`?(\w+)`?\s+(?:AS\s+)?`?(\w+)`?", re.IGNORECASE)
 
 
+def daemon_statements(conn: Any, campaign: Campaign, audience: str
+                      ) -> Tuple[str, str, str, Dict[str, Any]]:
+    """(plan, SELECT, fill, parameters) of the campaign's audience, exactly as
+    the daemon under test would run them: this checkout's composed statements
+    (mg_handling/targeting.py), or the named ones of a daemon from before them
+    (MH_DAEMON_ROOT, e.g. a baseline to compare with)."""
+    tx = Transaction(conn)
+    targeting = campaign.targeting()
+    if hasattr(daemon_targeting, "STATEMENTS"):
+        from mg_handling.store import StoreTransaction
+        query = StoreTransaction(tx).audience_query(targeting)
+        params, plan = dict(query.params), query.plan
+        planned = daemon_targeting.STATEMENTS[plan]
+        select, fill = planned.selects[audience], planned.fills[audience]
+    else:
+        params = targeting.query_params(tx)
+        plan = daemon_targeting.choose_plan(tx, params)
+        suffix = "_narrow" if plan == "narrow" else ""
+        select = getattr(Q, "audience_%s%s" % (audience, suffix))
+        fill = getattr(Q, "fill_audience_%s%s" % (audience, suffix))
+    return plan, select, fill, dict(params, run_id=0)
+
+
 def daemon_fill(conn: Any, campaign: Campaign, delivery: Delivery) -> Tuple[str, str, Dict]:
     """(plan, fill statement, parameters) exactly as the daemon would run them."""
-    tx = Transaction(conn)
-    params = campaign.targeting().query_params(tx)
-    choose = getattr(daemon_targeting, "choose_plan", None)
-    plan = choose(tx, params) if choose else "scan"
-    fills = getattr(daemon_targeting, "NARROW_FILLS", {}) if plan == "narrow" \
-        else daemon_targeting.AUDIENCE_FILLS
-    params["run_id"] = 0
-    return plan, fills[delivery.audience], params
+    plan, _select, fill, params = daemon_statements(conn, campaign, delivery.audience)
+    return plan, fill, params
 
 
 def daemon_select(conn: Any, campaign: Campaign, delivery: Delivery
-                  ) -> Optional[Tuple[str, Dict[str, Any]]]:
-    """(SELECT, parameters) of the daemon's audience alone, in the plan it would use,
-    when the daemon has such a SELECT-only statement (else None)."""
-    tx = Transaction(conn)
-    params = campaign.targeting().query_params(tx)
-    choose = getattr(daemon_targeting, "choose_plan", None)
-    plan = choose(tx, params) if choose else "scan"
-    selects = getattr(daemon_targeting, "AUDIENCE_SELECTS", {})
-    name = "audience_%s_narrow" % delivery.audience
-    sql = getattr(Q, name, None) if plan == "narrow" else selects.get(delivery.audience)
-    return (sql, params) if sql else None
+                  ) -> Tuple[str, Dict[str, Any]]:
+    """(SELECT, parameters) of the daemon's audience alone, in the plan it would use."""
+    _plan, select, _fill, params = daemon_statements(conn, campaign, delivery.audience)
+    return select, params
 
 
 def explain(conn: Any, sql: str, params: Any = None) -> List[Dict[str, Any]]:

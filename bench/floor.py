@@ -27,6 +27,7 @@ from typing import Any, Dict
 from campaigns import NEWS, Campaign
 
 from mg_handling.messages import Delivery
+from mg_handling.targeting import item_pattern
 
 # Per shape: the scan joins most rows (hash joins help when the data is cached),
 # scan_plain is the same statement with the server's own settings, the narrow
@@ -168,7 +169,7 @@ def target_params(campaign: Campaign) -> Dict[str, Any]:
     """The campaign's code lists, parsed by the daemon's own Targeting."""
     targeting = campaign.targeting()
     return {"regions": targeting.region, "industries": targeting.industry,
-            "func_pattern": targeting.func_pattern()}
+            "func_pattern": item_pattern(targeting.func)}
 
 
 def floor_params(campaign: Campaign, delivery: Delivery) -> Dict[str, Any]:

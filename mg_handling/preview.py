@@ -24,24 +24,14 @@ from mg_handling.decision import Plan, Settings, Settle, decide
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS_BY_NAME
 from mg_handling.messages import MESSAGE_QUEUE
-from mg_handling.queries import Q
 from mg_handling.states import SETTLED, RunState
 from mg_handling.store import Clock, Run, StoreTransaction
-from mg_handling.targeting import (
-    AUDIENCE_SELECTS,
-    DIMENSIONS,
-    NARROW_SELECTS,
-    Targeting,
-    choose_plan,
-)
+from mg_handling.targeting import DIMENSION_NAMES, Targeting
 from util.config import Config
-from util.db import MissingTable, Transaction
+from util.db import MissingTable
 
 SAMPLE_SIZE = 10
 MAX_CODES = 256  # per dimension, in the breakdown (campaign_code_rows)
-# The audience SELECTs of queries.sql, counted or sampled instead of frozen.
-COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
-SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
 CODE_TABLES = {"region": "province_city_code", "industry": "industry_category"}
 # The legacy columns that decide, besides the send time, whether a campaign is due.
 DUE_FLAGS = {"news": ("status",), "promotion": ("status",),
@@ -95,33 +85,23 @@ def _is_due(tx: StoreTransaction, job: Job, campaign_id: int, settings: Settings
     return any(each.campaign.id == campaign_id for each in due)
 
 
-def _audience(store_tx: StoreTransaction, plan: Plan) -> Dict[str, Any]:
+def _audience(tx: StoreTransaction, plan: Plan) -> Dict[str, Any]:
     """The audience's size, its accounts per code and a sample, in few statements
     whatever the number of codes (the breakdown also counts the accounts)."""
-    tx = store_tx.statements
     kind, targeting = plan.delivery.audience, plan.targeting
-    params = targeting.query_params(tx)
-    narrow = choose_plan(tx, params) == "narrow"  # the plan the send would use
-    selects = NARROW_SELECTS if narrow else AUDIENCE_SELECTS
-    breakdown = Q.audience_breakdown_narrow if narrow else Q.audience_breakdown
-    lists = {dimension + "_list": ",".join(getattr(targeting, dimension))
-             for dimension in DIMENSIONS}
-    counts = {(row["dimension"], row["code"]): int(row["accounts"])
-              for row in tx.all(breakdown, dict(params, **lists))}
+    query = tx.audience_query(targeting)  # in the plan the send would use
+    counts = tx.breakdown_counts(query)
     accounts = counts.get(("all", ""), 0)
-    audience = {"kind": kind, "plan": "narrow" if narrow else "scan", "accounts": accounts,
-                "codes": _per_code(store_tx, targeting, counts),
-                "sample": _sample(store_tx, selects["users"], params)}
+    user_ids = tx.sample_audience(query, "users", SAMPLE_SIZE)
+    audience = {"kind": kind, "plan": query.plan, "accounts": accounts,
+                "codes": _per_code(tx, targeting, counts),
+                "sample": tx.describe_users(user_ids)}
     if kind == "users":
         audience["total"] = accounts  # the breakdown ran the same SELECT
         return audience
-    audience["total"] = _count(tx, COUNT.format(select=selects[kind]), params)
+    audience["total"] = tx.count_audience(query, kind)
     audience["with_address"] = counts.get(("email" if kind == "emails" else "mobile", ""), 0)
     return audience
-
-
-def _count(tx: Transaction, sql: str, params: Dict[str, Any]) -> int:
-    return int(next(iter(tx.row(sql, params).values())))
 
 
 def _per_code(tx: StoreTransaction, targeting: Targeting, counts: Dict[Tuple[str, str], int]
@@ -129,8 +109,8 @@ def _per_code(tx: StoreTransaction, targeting: Targeting, counts: Dict[Tuple[str
     """(dimension, code, what the code tables know it as, accounts) for every code."""
     rows = []
     found = {(dimension, code.lower()): n for (dimension, code), n in counts.items()}
-    for dimension in DIMENSIONS:
-        codes = getattr(targeting, dimension)
+    for dimension in DIMENSION_NAMES:
+        codes = targeting.codes(dimension)
         known = _known_codes(tx, dimension, codes)
         rows += [(dimension, code, known[code.lower()],
                   found.get((dimension, code.lower()), 0) if index < MAX_CODES else None)
@@ -148,16 +128,6 @@ def _known_codes(tx: StoreTransaction, dimension: str, codes: Tuple[str, ...]
     known = tx.known_codes(dimension, codes)
     return {code.lower(): known.get(code.lower(), "? in no %s row" % code_table)
             for code in codes}
-
-
-def _sample(tx: StoreTransaction, users_select: str, params: Dict[str, Any]
-            ) -> List[Dict[str, Any]]:
-    """The first matching accounts the server finds (LIMIT without ORDER BY stops
-    early), with their addresses: what they are looks the same for every kind."""
-    sql = SAMPLE.format(select=users_select)
-    user_ids = [row["recipient"]
-                for row in tx.statements.all(sql, dict(params, limit=SAMPLE_SIZE))]
-    return tx.describe_users(user_ids)
 
 
 # ---------------------------------------------------------------- the text

@@ -24,6 +24,7 @@ from mg_handling import targeting
 from mg_handling.messages import MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery
 from mg_handling.queries import Q, read_sql
 from mg_handling.states import FINAL, OPEN, RunState, sql_values
+from mg_handling.targeting import Targeting
 from util.config import DatabaseConfig
 from util.db import (
     READ_TIMEOUT,
@@ -58,6 +59,10 @@ _STATES = {"pending": RunState.PENDING.value, "running": RunState.RUNNING.value,
 SESSION_SETUP = ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
                  "SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456")
 PRUNE_ROWS = 10000
+# An audience SELECT (targeting.py) counted or sampled instead of frozen, by `preview`.
+_COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
+_SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
+
 # A statement waits this long at most for a table's metadata lock (another session's
 # LOCK TABLES or ALTER TABLE), then fails with error 1205, a TransientError. The
 # daemon's wait ends before its read timeout, so the server ends it (a connection cut
@@ -85,6 +90,7 @@ class Limits:
     def for_command(cls, freeze_timeout: int) -> "Limits":
         """`preview` counts an audience with the freeze's statement: it may take as long."""
         return cls(freeze_timeout, freeze_timeout + FREEZE_READ_MARGIN, COMMAND_LOCK_WAIT)
+
 
 
 # ---------------------------------------------------------------- types
@@ -161,6 +167,14 @@ class RunReport:
     duration_seconds: Optional[int]
     idle_seconds: Optional[int]
     recent: bool
+
+
+@dataclass(frozen=True)
+class AudienceQuery:
+    """A campaign's audience statements' parameters, and the plan chosen for them."""
+    targeting: Targeting
+    params: Mapping[str, Any]
+    plan: str
 
 
 @dataclass(frozen=True)
@@ -260,15 +274,56 @@ class StoreTransaction:
                                             "fingerprint": fingerprint,
                                             "reason": reason[:1000]})
 
+    def audience_query(self, campaign_targeting: Targeting) -> AudienceQuery:
+        """The parameters of a campaign's audience statements (its codes widened
+        with their children) and the plan that finds its audience fastest: the
+        narrow one when the region is small and its indexes exist."""
+        children = {name: [row["code"] for row in self._tx.all(sql, {"codes": codes})]
+                    for name, sql, codes in targeting.widenings(campaign_targeting)}
+        params = targeting.audience_params(campaign_targeting, children)
+        return AudienceQuery(campaign_targeting, MappingProxyType(params),
+                             self.plan_for(params))
+
+    def plan_for(self, params: Mapping[str, Any]) -> str:
+        """The narrow plan when the region is small and its indexes exist, else scan."""
+        tables = tuple({table for table, _ in targeting.NARROW_INDEXES})
+        indexed = {(row["table_name"], row["column_name"])
+                   for row in self._tx.all(Q.indexed_columns, {"tables": tables})}
+        if not targeting.NARROW_INDEXES <= indexed:
+            return "scan"
+        reach = self._tx.one(targeting.REGION_REACH,
+                             dict(params, tables=targeting.AUDIENCE_TABLES))
+        return targeting.plan_for_reach(reach) if reach else "scan"
+
     def freeze_audience(self, run_id: int, audience: str,
-                        campaign_targeting: targeting.Targeting) -> Frozen:
+                        campaign_targeting: Targeting) -> Frozen:
         """Freeze the campaign's recipients into mh_audience, replacing any earlier try."""
+        self._tx.execute(Q.clear_audience, {"run_id": run_id})
         with self._time_limit(self._limits.freeze_timeout):
-            recipients, plan = targeting.fill_audience(self._tx, run_id, audience,
-                                                       campaign_targeting)
+            query = self.audience_query(campaign_targeting)
+            fill = targeting.STATEMENTS[query.plan].fills[audience]
+            recipients = self._tx.execute(fill, dict(query.params, run_id=run_id))
         bounds = self._tx.row(Q.audience_bounds, {"run_id": run_id})
-        return Frozen(recipients, plan, int(bounds["first_after"]),
+        return Frozen(recipients, query.plan, int(bounds["first_after"]),
                       int(bounds["last_audience_id"]))
+
+    def count_audience(self, query: AudienceQuery, audience: str) -> int:
+        select = targeting.STATEMENTS[query.plan].selects[audience]
+        return int(self._tx.row(_COUNT.format(select=select), dict(query.params))["recipients"])
+
+    def sample_audience(self, query: AudienceQuery, audience: str, limit: int) -> List[Any]:
+        """The first recipients the server finds (LIMIT without ORDER BY stops early)."""
+        select = targeting.STATEMENTS[query.plan].selects[audience]
+        return [row["recipient"] for row in self._tx.all(
+            _SAMPLE.format(select=select), dict(query.params, limit=limit))]
+
+    def breakdown_counts(self, query: AudienceQuery) -> Dict[Tuple[str, str], int]:
+        """(dimension, code) -> the matching accounts under that code, in the query's
+        plan; ('all', ''), ('email', ''), ('mobile', ''): all, with an address."""
+        lists = {name + "_list": ",".join(query.targeting.codes(name))
+                 for name in targeting.DIMENSION_NAMES}
+        return {(row["dimension"], row["code"]): int(row["accounts"]) for row in self._tx.all(
+            targeting.STATEMENTS[query.plan].breakdown, dict(query.params, **lists))}
 
     def start_run(self, run_id: int, fingerprint: str, delivery: Delivery,
                   frozen: Frozen) -> None:

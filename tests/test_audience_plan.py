@@ -5,11 +5,11 @@ import logging
 
 import pytest
 
-from mg_handling.targeting import Targeting, choose_plan, plan_for_reach
+from mg_handling.store import Store
+from mg_handling.targeting import Targeting, plan_for_reach
 from testkit.db import SERVER, apply_sql_file
 from testkit.process import ROOT
 from util.config import DatabaseConfig
-from util.db import Database
 
 RECOMMENDED_INDEXES = ROOT + "/deploy/recommended_indexes.sql"
 
@@ -22,14 +22,14 @@ def many_users_in_c1(db, count: int = 100) -> None:
 
 
 def plan_for(db, region: str) -> str:
-    database = Database(DatabaseConfig("t", SERVER["host"], SERVER["port"], SERVER["user"],
-                                       SERVER["password"], db.name, "utf8mb4"), 1)
+    store = Store(DatabaseConfig("t", SERVER["host"], SERVER["port"], SERVER["user"],
+                                 SERVER["password"], db.name, "utf8mb4"), 1)
     try:
-        with database.transaction() as tx:
+        with store.transaction() as tx:
             targeting = Targeting.from_row({"region": region, "industry": "I1", "func": "F1"})
-            return choose_plan(tx, targeting.query_params(tx))
+            return tx.audience_query(targeting).plan
     finally:
-        database.close()
+        store.close()
 
 
 def test_without_the_recommended_indexes_every_campaign_scans(db):
@@ -57,14 +57,16 @@ def test_the_plan_and_the_audience_size_are_logged_when_frozen(db, run_once, cap
 
 
 @pytest.mark.parametrize("reach, data_mb, plan", [
-    (10_000, 1000, "narrow"),   # 1 %, cached: random reads are cheap
-    (250_000, 1000, "narrow"),  # 25 %, cached
-    (400_000, 1000, "scan"),    # 40 %: one ordered pass wins even cached
-    (20_000, 2000, "narrow"),   # 2 %, data twice the buffer pool
-    (50_000, 2000, "scan"),     # 5 %, not cached: the index lookups would be disk reads
+    (10_000, 1000, "narrow"),    # 1 %, cached: random reads are cheap
+    (250_000, 1000, "narrow"),   # 25 %, cached
+    (400_000, 1000, "scan"),     # 40 %: one ordered pass wins even cached
+    (100_000, 2400, "narrow"),   # 10 %, the pool holds 43 % of the data: limit 13 %
+    (170_000, 2400, "scan"),     # 17 %, the same
+    (16_000, 12000, "narrow"),   # 1.6 %, the pool holds 8.5 %: limit 2.6 %
+    (58_000, 12000, "scan"),     # 5.8 %: the index lookups would be disk reads
 ])
-def test_the_narrow_plan_stops_sooner_when_the_data_outgrows_the_buffer_pool(reach, data_mb,
-                                                                               plan):
+def test_the_narrow_plan_stops_sooner_the_less_of_the_data_the_buffer_pool_holds(
+        reach, data_mb, plan):
     row = {"reach": reach, "users": 1_000_000, "data_bytes": data_mb << 20,
            "buffer_pool_bytes": 1024 << 20}
     assert plan_for_reach(row) == plan

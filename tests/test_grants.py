@@ -8,9 +8,10 @@ import re
 from typing import Iterator, List, Optional
 
 import pytest
-from conftest import ROOT, SERVER, connect, read_log, run_main, write_config
 
 from mg_handling.queries import read_sql
+from testkit.db import SERVER, connect
+from testkit.process import ROOT, read_log, run_main, write_config
 from util.db import split_statements
 
 GRANTS = os.path.join(ROOT, "deploy", "grants.sql")

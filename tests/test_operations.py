@@ -123,20 +123,19 @@ def test_per_code_counts_agree_with_the_audience_narrowed_to_each_code(db, confi
     from mg_handling.commands import database
     from mg_handling.decision import Settings
     from mg_handling.jobs import JOBS_BY_NAME
-    from mg_handling.preview import COUNT, build
-    from mg_handling.targeting import AUDIENCE_SELECTS, DIMENSIONS
+    from mg_handling.preview import build
+    from mg_handling.targeting import DIMENSION_NAMES
     from util.config import load_config
     config = load_config(config_path)
     with database(config) as handle, handle.transaction() as tx:
         report = build(tx, JOBS_BY_NAME["news"], news, Settings.from_config(config))
         targeting = report["plan"].targeting
         expected = []
-        for dimension in DIMENSIONS:
-            for code in getattr(targeting, dimension):
+        for dimension in DIMENSION_NAMES:
+            for code in targeting.codes(dimension):
                 narrowed = dataclasses.replace(targeting, **{dimension: (code,)})
-                expected.append((dimension, code, tx.statements.row(
-                    COUNT.format(select=AUDIENCE_SELECTS["users"]),
-                    narrowed.query_params(tx.statements))["recipients"]))
+                expected.append((dimension, code, tx.count_audience(
+                    dataclasses.replace(tx.audience_query(narrowed), plan="scan"), "users")))
     assert report["audience"]["plan"] == plan
     assert report["audience"]["total"] == 4
     assert [(dim, code, n) for dim, code, _, n in report["audience"]["codes"]] == expected

@@ -12,10 +12,9 @@ import sys
 import time
 import venv
 
-from conftest import ROOT, main_command, read_log, run_main, write_config
-
 import mg_handling
 from mg_handling import service
+from testkit.process import ROOT, main_command, read_log, run_main, write_config
 from util.logs import setup_logging
 
 UNIT = os.path.join(ROOT, "deploy", "message-handling.service")

@@ -25,5 +25,5 @@ def test_mistakes_are_refused(text, message):
 
 
 def test_shipped_statements_have_no_unresolved_include():
-    assert "{" not in Q.fill_audience_mobiles_and_cards
-    assert "card_info_jsonver" in Q.fill_audience_mobiles_and_cards
+    assert "{" not in Q.due_news
+    assert "sns_qa_push_setting" in Q.due_news and "r.state" in Q.due_news

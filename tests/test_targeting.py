@@ -19,7 +19,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 import pytest
 
-from mg_handling import targeting
+from mg_handling.store import StoreTransaction
 from testkit.db import apply_sql_file
 from testkit.process import ROOT
 
@@ -32,7 +32,7 @@ def audience_plan(request, db, monkeypatch):
     """Run the test under one plan; the narrow one with its indexes in place."""
     if request.param == "narrow":
         apply_sql_file(db, RECOMMENDED_INDEXES)
-    monkeypatch.setattr(targeting, "choose_plan", lambda *_: request.param)
+    monkeypatch.setattr(StoreTransaction, "plan_for", lambda *_: request.param)
     return request.param
 
 

@@ -31,9 +31,10 @@ SELECT {run_row}
 FROM mh_campaign_run WHERE job = %(job)s AND campaign_id = %(campaign_id)s;
 
 -- ---------------------------------------------------------------- preview
--- preview counts and samples the audience SELECTs of queries.sql themselves
--- (wrapped in SELECT COUNT(*) FROM (...) a by mg_handling/preview.py), never
--- writing them. What it adds:
+-- preview counts and samples the audience SELECTs of mg_handling/targeting.py
+-- themselves (wrapped in SELECT COUNT(*) FROM (...) a by mg_handling/preview.py),
+-- never writing them; targeting.py also composes the per-code breakdown, which
+-- joins the rows below. What it adds:
 
 -- One row per code of a campaign, (dimension, code), from three comma-joined
 -- lists of already validated codes (at most 256 per list), plus the rows
@@ -60,66 +61,6 @@ JOIN (SELECT h.n * 16 + l.n + 1 AS n
             UNION ALL SELECT 12 UNION ALL SELECT 13 UNION ALL SELECT 14
             UNION ALL SELECT 15) l) n
   ON n.n <= 1 + LENGTH(x.codes) - LENGTH(REPLACE(x.codes, ',', ''))
-
--- The matching accounts of a campaign, counted under every code they match,
--- in one statement however many codes there are. The audience is computed
--- first, exactly as the real send computes it, in the plan it would use
--- (DISTINCT keeps the optimizer from merging it into the joins that follow);
--- then each account's profile, account, card, company and first-use industry
--- rows are looked up through their indexes, and each code compared with
--- columns (the codes come last, or the audience would be evaluated once per
--- code; LIKE spares the REGEXP for the func codes a list cannot hold). Row
--- ('all', '') counts every account, ('email', '') and ('mobile', '') the ones
--- with an address.
--- A code matches as in matching_profiles (queries.sql): the profile city is k
--- or lies in province k, or the default card names k as its city or province;
--- the first-use industry or the card company's industry is k or a level-2
--- industry under k; the card company's func_code list holds k.
--- tests/test_operations.py checks the counts against the audience narrowed to
--- each code, in both plans. At 1M users (data cached) this took 16.1 s for a
--- 1 % campaign with sets of the whole card and company tables; it takes 1.2 s
--- (30 %: 37 s -> 22 s; 100 %: 83 s -> 78 s, the code comparisons dominate).
--- name: audience_breakdown
-SELECT k.dimension, k.code, COUNT(DISTINCT a.recipient) AS accounts
-FROM (SELECT DISTINCT m.recipient FROM ({audience_users}) m) a
-{breakdown_of_audience}
-
--- name: audience_breakdown_narrow
-SELECT k.dimension, k.code, COUNT(DISTINCT a.recipient) AS accounts
-FROM (SELECT DISTINCT m.recipient FROM ({audience_users_narrow}) m) a
-{breakdown_of_audience}
-
--- name: breakdown_of_audience
-STRAIGHT_JOIN account_basic_detail d ON d.user_id = a.recipient
-STRAIGHT_JOIN account_basic u ON u.user_id = a.recipient
-LEFT JOIN province_city_code p ON p.prefecture_code = d.city_code
-LEFT JOIN card_info_jsonver c
-       ON c.card_id = CONVERT(d.card_id USING utf8)
-      AND (c.cityM_code IN %(regions)s OR c.provinceM_code IN %(regions)s)
-LEFT JOIN company_info_jsonVer co
-       ON co.card_id = CONVERT(d.card_id USING utf8)
-      AND (co.ind_code IN %(industries)s OR co.func_code REGEXP %(func_pattern)s)
-LEFT JOIN industry_category ci
-       ON ci.category_id = co.ind_code AND ci.parent_id NOT IN ('', '0')
-LEFT JOIN account_basic_category_map m
-       ON m.account_id = a.recipient AND m.category_id IN %(industries)s
-LEFT JOIN industry_category mi
-       ON mi.category_id = CONVERT(m.category_id USING utf8)
-      AND mi.parent_id NOT IN ('', '0')
-STRAIGHT_JOIN ({campaign_code_rows}) k
-  ON k.dimension = 'all'
-  OR (k.dimension = 'email' AND TRIM(u.email) <> '')
-  OR (k.dimension = 'mobile' AND TRIM(u.mobile) <> '')
-  OR (k.dimension = 'region'
-      AND (k.code = d.city_code OR k.code = p.province_code
-           OR k.code = c.cityM_code OR k.code = c.provinceM_code))
-  OR (k.dimension = 'industry'
-      AND (k.code = m.category_id OR k.code = mi.parent_id
-           OR k.code = co.ind_code OR k.code = ci.parent_id))
-  OR (k.dimension = 'func'
-      AND co.func_code LIKE CONCAT('%%', k.code, '%%')
-      AND co.func_code REGEXP CONCAT('(^|,|，)[[:space:]]*(', k.code, ')[[:space:]]*(,|，|$)'))
-GROUP BY k.dimension, k.code;
 
 -- Who the sampled users are.
 -- name: describe_users

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from mg_handling.errors import CampaignError
-from mg_handling.targeting import Targeting, parse_codes, plan_for_reach
+from mg_handling.targeting import Targeting, item_pattern, parse_codes, plan_for_reach
 
 
 @pytest.mark.parametrize("text,codes", [
@@ -69,23 +69,23 @@ def as_python_regex(pattern):
     ("职能F1", False),
 ])
 def test_func_pattern_matches_whole_items_of_a_func_code_list(func_code, matches):
-    pattern = as_python_regex(Targeting((), (), ("F1", "F2")).func_pattern())
+    pattern = as_python_regex(item_pattern(("F1", "F2")))
     assert bool(pattern.search(func_code)) is matches
 
 
 def test_func_pattern_holds_each_code_once():
-    pattern = Targeting((), (), ("F1", "F2", "F_3")).func_pattern()
+    pattern = item_pattern(("F1", "F2", "F_3"))
     assert "(F1|F2|F_3)" in pattern
 
 
 @pytest.mark.parametrize("reach,plan", [
     ({"reach": 30, "users": 100, "data_bytes": 10, "buffer_pool_bytes": 10}, "narrow"),
     ({"reach": 31, "users": 100, "data_bytes": 10, "buffer_pool_bytes": 10}, "scan"),
-    ({"reach": 2, "users": 100, "data_bytes": 11, "buffer_pool_bytes": 10}, "narrow"),
-    ({"reach": 3, "users": 100, "data_bytes": 11, "buffer_pool_bytes": 10}, "scan"),
+    ({"reach": 3, "users": 100, "data_bytes": 100, "buffer_pool_bytes": 10}, "narrow"),
+    ({"reach": 4, "users": 100, "data_bytes": 100, "buffer_pool_bytes": 10}, "scan"),
     ({"reach": 0, "users": None, "data_bytes": None, "buffer_pool_bytes": 10}, "narrow"),
     ({"reach": 1, "users": None, "data_bytes": None, "buffer_pool_bytes": 10}, "scan"),
 ])
 def test_plan_for_reach(reach, plan):
-    """narrow up to 30 % of the users when the data fits in the buffer pool, 2.5 % if not."""
+    """narrow up to 30 % of the users, times the share of the data the buffer pool holds."""
     assert plan_for_reach(reach) == plan
