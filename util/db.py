@@ -103,9 +103,6 @@ def translate(error: Exception) -> DatabaseError:
     message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
     if code == ACCESS_DENIED:
         message = "authentication failed: " + message
-    if code == SERVER_LOST and "timed out" in text:
-        return ReadTimeout("no answer from the server within the read timeout: " + message,
-                           code)
     if code in TRANSIENT_ERRORS or (code is not None and 0 < code < 1000):
         # Codes below 1000 are the server's own file errors (a temporary file it
         # could not write or delete): its trouble, not the campaign's.
@@ -126,6 +123,17 @@ CONNECT_TIMEOUT = 5
 # statement, the audience freeze, raises its own connection's limit (read_timeout_for).
 READ_TIMEOUT = 60.0
 WRITE_TIMEOUT = 60.0
+
+
+def translate_statement(error: Exception) -> DatabaseError:
+    """A statement's error: a read that timed out is the statement's trouble (stuck on
+    a lock, say), not the server's absence, which the next connection shows if so.
+    (In the handshake the same timeout means an unreachable server: translate.)"""
+    text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    if error.args and error.args[0] == SERVER_LOST and "timed out" in text:
+        return ReadTimeout("no answer from the server within the read timeout: MySQL error "
+                           "%d: %s" % (SERVER_LOST, text), SERVER_LOST)
+    return translate(error)
 
 
 def connect_kwargs(config: DatabaseConfig, read_timeout: float = READ_TIMEOUT
@@ -213,7 +221,7 @@ class Transaction:
             with self._connection.cursor() as cursor:
                 return int(cursor.execute(sql, params))
         except pymysql.err.MySQLError as error:
-            raise translate(error) from None
+            raise translate_statement(error) from None
 
     def all(self, sql: str, params: Any = None) -> List[Row]:
         try:
@@ -221,7 +229,7 @@ class Transaction:
                 cursor.execute(sql, params)
                 return list(cursor.fetchall())
         except pymysql.err.MySQLError as error:
-            raise translate(error) from None
+            raise translate_statement(error) from None
 
     def one(self, sql: str, params: Any = None) -> Optional[Row]:
         rows = self.all(sql, params)
