@@ -33,7 +33,7 @@ from mg_handling.web import (
     StatusServer,
 )
 from util.config import Config
-from util.db import Outage
+from util.db import Outage, TransientError
 
 RECENT_HOURS = 24
 SHOWN_OUTCOMES = (RunState.DONE, RunState.FAILED, RunState.SKIPPED, RunState.EXPIRED,
@@ -89,7 +89,10 @@ def _title(tx: StoreTransaction, run: Run) -> str:
     if run.message:
         return Delivery.from_json(run.message).title
     job = JOBS_BY_NAME.get(run.job)
-    campaign = tx.campaign(run.job, run.campaign_id) if job else None
+    try:
+        campaign = tx.campaign(run.job, run.campaign_id) if job else None
+    except TransientError:  # its table is locked by another session: no title then
+        campaign = None
     if job is None or campaign is None:
         return ""
     try:

@@ -48,6 +48,7 @@ UNSENT_STATES = tuple(state.value for state in RunState if state in SETTLED)  # 
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 TITLE_WIDTH = 24
+JOB_ORDER = {job.name: index for index, job in enumerate(JOBS)}
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -109,7 +110,7 @@ def _jobs(tx: StoreTransaction, instance: Dict[str, Any], clock: Clock
     return [dict(job=row.job, poll_started=row.poll_started, poll_ended=row.poll_ended,
                  doing=row.doing, last_error=row.last_error, last_error_at=row.last_error_at,
                  problem=job_problem(job_view(row), clock.now, row.poll_interval))
-            for row in tx.job_health(key)]
+            for row in sorted(tx.job_health(key), key=lambda row: JOB_ORDER.get(row.job, 9))]
 
 
 def _run_facts(report: RunReport) -> Dict[str, Any]:
@@ -199,7 +200,10 @@ def _add_titles(tx: StoreTransaction, runs: List[Dict[str, Any]]) -> None:
             run["title"] = Delivery.from_json(run["message"]).title
             continue
         job = JOBS_BY_NAME.get(run["job"])
-        campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        try:
+            campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        except TransientError:  # its table is locked: unreadable says so
+            campaign = None
         run["title"] = _title(job, campaign) if job and campaign else ""
 
 

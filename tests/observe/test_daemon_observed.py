@@ -176,6 +176,10 @@ def test_a_job_stuck_on_a_locked_table(db: LegacyDB, tmp_path: Path) -> None:
         with daemon(path, notify, watchdog_seconds=2.0) as process:
             wait_until(lambda: notify.seen("READY=1"), 60, "READY=1", alive=[process])
             wait_until(lambda: healthz(port)[0] == 200, 30, "healthy", alive=[process])
+            # A failed news campaign: its title is read from the locked table.
+            broken = add_campaign(db, "news", content=[])
+            wait_until(lambda: state(db, "news", broken) == "failed", 30, "news failed",
+                       alive=[process])
             locker = connect(db.name)
             try:
                 with locker.cursor() as cursor:
@@ -210,7 +214,10 @@ def test_a_job_stuck_on_a_locked_table(db: LegacyDB, tmp_path: Path) -> None:
             unlocked = time.monotonic()
             wait_until(lambda: any(when > unlocked for when in notify.times("WATCHDOG=1")), 10,
                        "WATCHDOG=1 again", alive=[process])
-            assert status_check(path).returncode == 0
+            after = status_check(path)
+            # Only the failed campaign is left: WARNING, nothing stuck nor unreadable.
+            assert (after.returncode, after.stdout.split(";")[0]) == (
+                1, "WARNING: 1 failed (news %d)" % broken)
             stopped(process, path)
         assert "Lock wait timeout exceeded" in read_log(path)  # the news job's error
     finally:
