@@ -110,6 +110,7 @@ class Watch:
         """A chunk of `rows` committed; `run` as it left it."""
         self.metrics.rows_written(job.name, run.target, rows)
         self.metrics.audience_progress(job.name, run.recipients, run.written)
+        self.metrics.job_progressed(job.name)
         state = self._jobs[job.name]
         state.running = RunningCampaign(job.name, run.campaign_id, "",
                                         run.started_at or datetime.now(), run.recipients,
