@@ -75,6 +75,7 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     clock = tx.clock()
     settings = Settings.from_config(config)
     instance = _instance(tx, lock_name(config.db.database))
+    jobs = _jobs(tx, instance, clock)  # before any statement that may wait on a locked table
     runs = {(report.run.job, report.run.campaign_id): _run_facts(report)
             for report in tx.runs_for_status(hours)}
     unreadable: List[str] = []
@@ -83,7 +84,7 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     _add_titles(tx, shown)
     campaigns += [_run_entry(run) for run in shown]
     report = {"database": config.db.describe(), "now": clock.now, "hours": hours,
-              "instance": instance, "jobs": _jobs(tx, instance, clock),
+              "instance": instance, "jobs": jobs,
               "unreadable": unreadable, "campaigns": campaigns}
     report["check"] = check(report)
     return report
