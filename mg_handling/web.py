@@ -205,7 +205,7 @@ def _job_row(job: JobView, snapshot: PageSnapshot) -> str:
 def _jobs_section(snapshot: PageSnapshot) -> str:
     rows = "".join(_job_row(job, snapshot) for job in snapshot.jobs)
     return ('<section><h2>Jobs</h2><p class="muted">A job is stuck when it has not completed '
-            'a poll for %s (3 &times; poll_interval, at least %d s).</p>'
+            'a poll nor committed a chunk for %s (3 &times; poll_interval, at least %d s).</p>'
             "<table><thead><tr><th>Job</th><th>State</th><th>Last poll started</th>"
             "<th>Last poll ended</th><th>Doing</th><th>Last error</th></tr></thead>"
             "<tbody>%s</tbody></table></section>"

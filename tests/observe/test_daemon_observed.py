@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -26,7 +27,7 @@ from observe.test_prometheus import has_value, one_value
 from observe.test_status_page import bar_share
 from testkit.db import LegacyDB, add_campaign, add_matching_users, connect, state
 from testkit.observe import Prometheus, chromium_dom, chromium_screenshot
-from testkit.process import free_port, read_log, run_main, write_config
+from testkit.process import free_port, one_line, read_log, run_main, write_config
 from testkit.wait import wait_until
 from util.config import load_config
 
@@ -264,3 +265,19 @@ def test_a_dead_job_thread_is_restarted(db: LegacyDB, tmp_path: Path,
         stop.set()
         assert supervisor.join(10) == []
         service.stop_all(store, fanout)
+
+
+def test_a_metrics_port_in_use_is_a_start_up_error(db: LegacyDB, tmp_path: Path) -> None:
+    """Exit 2 with one line naming the key (systemd does not restart it: the port
+    stays taken), the instance lock released."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        path = write_config(str(tmp_path / "db.conf"), db.name, metrics_port=port)
+        result = run_main(path, timeout=60)
+    assert result.returncode == service.EXIT_ERROR
+    assert one_line(result.stderr) == (
+        "message_handling: [main] metrics_port: cannot listen on 127.0.0.1 port %d: "
+        "Address already in use" % port)
+    assert db.scalar("SELECT IS_USED_LOCK(%s)", ["message_handling:" + db.name]) is None
