@@ -4,7 +4,8 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: venv mariadb check test faults bench demo clean clean-mariadb
+.PHONY: venv mariadb check test faults bench demo clean clean-mariadb galera galera-stop \
+	cluster-test
 
 venv: $(VENV)/.installed
 
@@ -27,6 +28,19 @@ mariadb:
 
 test: venv mariadb
 	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+
+# The 3-node MariaDB Galera cluster of the cluster tests (issue 11), under .galera/:
+# ports from `bash tools/ensure_galera.sh env`. MH_INSTALL_GALERA=1 installs galera-4,
+# rsync and mariadb-server with apt-get when missing.
+galera:
+	bash tools/ensure_galera.sh start
+
+galera-stop:
+	bash tools/ensure_galera.sh stop
+
+# The cluster suite: node kills, freezes, quorum loss and network cuts (needs root).
+cluster-test: venv galera
+	MH_CLUSTER_TESTS=1 $(PYTHON) -m pytest -q -s tests/cluster $(PYTEST_ARGS)
 
 # The full fault-injection run (issue 3): kill series, connection cuts, server
 # restarts, fencing; `make test` runs a fast subset of the same tests.

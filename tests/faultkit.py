@@ -366,6 +366,7 @@ class PrivateMariaDB:
         self.install = find_binary("mariadb-install-db", "mysql_install_db")
         self.base = base
         self.datadir = os.path.join(base, "data")
+        self.tmpdir = os.path.join(base, "tmp")  # never /tmp: a starting server empties it
         self.errlog = os.path.join(base, "error.log")
         # Unix socket paths are limited to ~107 bytes: keep the socket short.
         self.sockdir = tempfile.mkdtemp(prefix="mhf-")
@@ -376,9 +377,10 @@ class PrivateMariaDB:
         self._started = False
 
     def initialise(self) -> None:
-        os.makedirs(self.base, exist_ok=True)
+        os.makedirs(self.tmpdir, exist_ok=True)
         result = subprocess.run(
             [self.install, "--no-defaults", "--datadir=%s" % self.datadir, *self.user_args,
+             "--tmpdir=%s" % self.tmpdir,
              "--auth-root-authentication-method=normal", "--skip-test-db",
              *self.SERVER_OPTIONS], capture_output=True, text=True, timeout=120)
         if result.returncode != 0:
@@ -392,7 +394,8 @@ class PrivateMariaDB:
         for _ in range(1 if self._started else 3):
             self.process = subprocess.Popen(
                 [self.server, "--no-defaults", *self.user_args, "--datadir=%s" % self.datadir,
-                 "--socket=%s" % self.socket, "--pid-file=%s" % os.path.join(self.base, "pid"),
+                 "--tmpdir=%s" % self.tmpdir, "--socket=%s" % self.socket,
+                 "--pid-file=%s" % os.path.join(self.base, "pid"),
                  "--log-error=%s" % self.errlog, "--port=%d" % self.port,
                  "--bind-address=127.0.0.1", *self.SERVER_OPTIONS],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

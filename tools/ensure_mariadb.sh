@@ -119,14 +119,17 @@ fi
 SERVER="$(find_bin mariadbd mysqld)"
 USER_ARGS=()
 [ "$(id -u)" -eq 0 ] && USER_ARGS=(--user=root)
-mkdir -p "$BASE"
+# Its own tmpdir: a starting server deletes every #sql* file of its tmpdir, and /tmp
+# holds the temporary tables of whatever other server runs on this machine.
+TMPDIR_OWN="$BASE/tmp"
+mkdir -p "$BASE" "$TMPDIR_OWN"
 
 if ! pid_alive; then
     if [ ! -d "$DATADIR/mysql" ]; then
         INSTALL_DB="$(find_bin mariadb-install-db mysql_install_db)" || die "mariadb-install-db not found"
         log "initialising $DATADIR"
         rm -rf "$DATADIR"
-        if ! "$INSTALL_DB" --no-defaults --datadir="$DATADIR" "${USER_ARGS[@]}" \
+        if ! "$INSTALL_DB" --no-defaults --datadir="$DATADIR" --tmpdir="$TMPDIR_OWN" "${USER_ARGS[@]}" \
                 --auth-root-authentication-method=normal --skip-test-db >"$BASE/install.log" 2>&1; then
             tail -n 30 "$BASE/install.log" >&2
             rm -rf "$DATADIR"
@@ -135,7 +138,7 @@ if ! pid_alive; then
     fi
     log "starting private server $SERVER on $HOST:$PORT (data in $DATADIR)"
     setsid nohup "$SERVER" --no-defaults "${USER_ARGS[@]}" \
-        --datadir="$DATADIR" --socket="$SOCKET" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
+        --datadir="$DATADIR" --tmpdir="$TMPDIR_OWN" --socket="$SOCKET" --pid-file="$PIDFILE" --log-error="$ERRLOG" \
         --port="$PORT" --bind-address="$HOST" </dev/null >>"$BASE/nohup.out" 2>&1 &
     STARTED_PID=$!
 else
