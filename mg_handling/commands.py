@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, List, Sequence
 
 from mg_handling.job import Job
-from mg_handling.store import ADDED_RUN_COLUMNS, Campaign, Store, StoreTransaction
+from mg_handling.store import ADDED_RUN_COLUMNS, Campaign, Limits, Store, StoreTransaction
 from util.config import Config
 from util.db import DatabaseError, MissingTable
 
@@ -55,7 +55,8 @@ def dispatch(command: Command, config: Config, args: argparse.Namespace) -> int:
 @contextmanager
 def database(config: Config) -> Iterator[Store]:
     """A one-connection Store; database errors become CommandErrors."""
-    store = Store(config.db, max_connections=1)
+    store = Store(config.db, max_connections=1,
+                  limits=Limits.for_command(config.freeze_timeout))
     try:
         yield store
     except DatabaseError as error:

@@ -25,10 +25,20 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from mg_handling.decision import Plan, Settings, Settle, decide
 from mg_handling.formats import noun
+from mg_handling.health import Watch
 from mg_handling.job import Job
 from mg_handling.lock import InstanceLock, LockLost
+from mg_handling.metrics import Metrics
 from mg_handling.states import FINAL, SETTLED, RunState
-from mg_handling.store import Campaign, DueCampaign, Frozen, Run, Store, StoreTransaction
+from mg_handling.store import (
+    JOB_NAMES,
+    Campaign,
+    DueCampaign,
+    Frozen,
+    Run,
+    Store,
+    StoreTransaction,
+)
 from util.db import DatabaseError, DatabaseUnavailable, MissingTable, QueryError, TransientError
 
 logger = logging.getLogger(__name__)
@@ -89,11 +99,13 @@ class FanOut:
     """Runs the due campaigns of a job, one after the other, chunk by chunk."""
 
     def __init__(self, store: Store, lock: InstanceLock, settings: Settings,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, watch: Optional[Watch] = None) -> None:
         self.store = store
         self.lock = lock
         self.settings = settings
         self.stop = stop
+        # The reports of the job threads (job health, metrics); unrecorded by default.
+        self.watch = watch or Watch(JOB_NAMES, Metrics(JOB_NAMES, poll_interval=0))
 
     def poll(self, job: Job) -> PollResult:
         """One poll: every due campaign of the job is settled or fully written,
@@ -103,8 +115,10 @@ class FanOut:
         for each in due:
             if self.stop.is_set():
                 break
+            started = time.monotonic()
             outcome = self._handle(job, each)
             if outcome:
+                self.watch.campaign_finished(job, outcome, time.monotonic() - started)
                 result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
             if outcome == RunState.FAILED:
                 result.failed.append(each.campaign.id)
@@ -124,6 +138,7 @@ class FanOut:
                 return None
             decision = decide(job, campaign, self.settings,
                               retry=due.run_state == RunState.RETRY)
+            self.watch.claiming(job, campaign.id)
             run_id = self._claim(job, campaign, digest, decision)
             if run_id:
                 return self._write(job, run_id, started)
@@ -209,6 +224,8 @@ class FanOut:
         progress = Progress(job, self.settings.max_rows_per_second)
         while not self.stop.is_set():
             written, run, finished = self._write_chunk(job, run_id)
+            if written or finished:
+                self.watch.chunk_written(job, run, written, self.settings.chunk_size)
             if finished:
                 self._log_done(job, run, progress.rows + written, time.monotonic() - started)
                 return RunState.DONE

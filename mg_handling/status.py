@@ -4,6 +4,9 @@
 exits 0 OK, 1 WARNING, 2 CRITICAL, for cron or Zabbix/Nagios:
 - CRITICAL: no instance holds the lock (nothing is being sent), or a campaign
   is stuck: running, but no chunk committed for STUCK_SECONDS;
+- CRITICAL too: a job of the lock holder has not completed a poll (nor committed
+  a chunk) for web.stuck_limit(poll_interval), max(3 x poll_interval, 60 s):
+  stuck on a statement, or its thread dead (issue 12);
 - WARNING: a campaign is overdue (due, or a retry requested, for more than
   OVERDUE_SECONDS and not started; a retry is not due before its send time), or
   failed, skipped or expired while its legacy row still waits to be sent (it
@@ -22,16 +25,18 @@ from mg_handling.commands import EXIT_ERROR, EXIT_OK, CommandError, cut, databas
 from mg_handling.decision import Settings, Settle, decide
 from mg_handling.errors import CampaignError
 from mg_handling.formats import duration, number, timestamp
+from mg_handling.health import job_view
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS, JOBS_BY_NAME
-from mg_handling.lock import lock_name
+from mg_handling.lock import STANDBY_SEEN_SECONDS, lock_name
 from mg_handling.messages import Delivery
 from mg_handling.states import SETTLED, RunState
-from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
+from mg_handling.store import Campaign, Clock, InstanceKey, RunReport, StoreTransaction
+from mg_handling.web import job_problem
 from util.config import Config
+from util.db import TransientError
 
 OVERDUE_SECONDS = 300
-STANDBY_SEEN_SECONDS = 30  # a standby checks every 2 s at most: gone after this
 STUCK_SECONDS = 300
 UNSENT_STATES = tuple(state.value for state in RunState if state in SETTLED)  # enum order
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -39,6 +44,7 @@ LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 TITLE_WIDTH = 24
 SENT_TO_NOBODY = "sent to nobody"
 CLOCKS = "times are the database server's clock; pushing.log uses the daemon host's clock"
+JOB_ORDER = {job.name: index for index, job in enumerate(JOBS)}
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -69,14 +75,17 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     clock = tx.clock()
     settings = Settings.from_config(config)
     instance = _instance(tx, lock_name(config.db.database), STANDBY_SEEN_SECONDS)
+    jobs = _jobs(tx, instance, clock)  # before any statement that may wait on a locked table
     runs = {(report.run.job, report.run.campaign_id): _run_facts(report)
             for report in tx.runs_for_status(hours)}
-    campaigns = _waiting(tx, clock, settings, runs, hours)
+    unreadable: List[str] = []
+    campaigns = _waiting(tx, clock, settings, runs, hours, unreadable)
     shown = [run for run in runs.values() if _worth_showing(run)]
     _add_titles(tx, shown)
     campaigns += [_run_entry(run, clock) for run in shown]
     report = {"database": config.db.describe(), "now": clock.now, "hours": hours,
-              "instance": instance, "campaigns": campaigns}
+              "instance": instance, "jobs": jobs,
+              "unreadable": unreadable, "campaigns": campaigns}
     report["check"] = check(report)
     return report
 
@@ -96,6 +105,18 @@ def _instance(tx: StoreTransaction, name: str, standby_seconds: float) -> Dict[s
             "standby": standby}
 
 
+def _jobs(tx: StoreTransaction, instance: Dict[str, Any], clock: Clock
+          ) -> List[Dict[str, Any]]:
+    """The job health of the instance holding the lock, as it recorded it."""
+    if not instance["held"] or instance["pid"] is None:
+        return []
+    key = InstanceKey(instance["lock_name"], instance["host"], instance["pid"])
+    return [dict(job=row.job, poll_started=row.poll_started, poll_ended=row.poll_ended,
+                 doing=row.doing, last_error=row.last_error, last_error_at=row.last_error_at,
+                 problem=job_problem(job_view(row), clock.now, row.poll_interval))
+            for row in sorted(tx.job_health(key), key=lambda row: JOB_ORDER.get(row.job, 9))]
+
+
 def _run_facts(report: RunReport) -> Dict[str, Any]:
     """A run as the report's plain values (the entries are printed as JSON too)."""
     facts = asdict(report.run)
@@ -106,13 +127,20 @@ def _run_facts(report: RunReport) -> Dict[str, Any]:
 
 
 def _waiting(tx: StoreTransaction, clock: Clock, settings: Settings,
-             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int) -> List[Dict[str, Any]]:
+             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int,
+             unreadable: List[str]) -> List[Dict[str, Any]]:
     """The campaigns the due queries return within the window: the ones not
-    started yet become entries; the runs of the others are marked unsent."""
+    started yet become entries; the runs of the others are marked unsent. A
+    table that cannot be read now (locked) is named in `unreadable`."""
     ahead = max(hours * 3600, settings.push_ahead_seconds)
     entries = []
     for job in JOBS:
-        for due in tx.due_campaigns(job.name, ahead):
+        try:
+            due_campaigns = tx.due_campaigns(job.name, ahead)
+        except TransientError as error:
+            unreadable.append("%s unreadable (%s)" % (job.table, error))
+            continue
+        for due in due_campaigns:
             run = runs.get((job.name, due.campaign.id))
             if run is not None:
                 run["unsent"] = True
@@ -182,7 +210,10 @@ def _add_titles(tx: StoreTransaction, runs: List[Dict[str, Any]]) -> None:
             run["title"] = Delivery.from_json(run["message"]).title
             continue
         job = JOBS_BY_NAME.get(run["job"])
-        campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        try:
+            campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        except TransientError:  # its table is locked: unreadable says so
+            campaign = None
         run["title"] = _title(job, campaign) if job and campaign else ""
 
 
@@ -224,8 +255,10 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
                 "%s %s" % (entry["job"], entry["campaign_id"]))
     critical = [] if report["instance"]["held"] else [
         "no instance holds the lock %s" % report["instance"]["lock_name"]]
+    critical += [job["problem"] for job in report.get("jobs", ()) if job["problem"]]
     critical += _listed(problems, ("stuck",))
     warning = _listed(problems, ("overdue",) + UNSENT_STATES + (SENT_TO_NOBODY,))
+    warning = report.get("unreadable", []) + _listed(problems, ("overdue",) + UNSENT_STATES)
     level = CRITICAL if critical else WARNING if warning else OK
     summary = "; ".join(critical + warning) if level != OK else _all_well(report)
     if level != OK and report["instance"]["held"]:
@@ -269,6 +302,7 @@ def render(report: Dict[str, Any]) -> List[str]:
                                                          timestamp(report["now"])),
              "clock     %s" % CLOCKS,
              "instance  %s" % _instance_text(instance), ""]
+    lines += _jobs_text(report)
     by_state: Dict[str, List[Dict[str, Any]]] = {}
     for entry in report["campaigns"]:
         by_state.setdefault(entry["state"], []).append(entry)
@@ -281,6 +315,20 @@ def render(report: Dict[str, Any]) -> List[str]:
         lines.append("")
     lines.append("check     %s" % report["check"]["summary"])
     return lines
+
+
+def _jobs_text(report: Dict[str, Any]) -> List[str]:
+    """The lock holder's job threads: when each last completed a poll, what it does."""
+    if not report.get("jobs"):
+        return []
+    now = report["now"]
+    cells = [[job["job"], "STUCK" if job["problem"] else "ok",
+              "%s ago" % duration((now - job["poll_ended"]).total_seconds())
+              if job["poll_ended"] else "never", job["doing"],
+              cut(job["last_error"] or "-", 60)] for job in report["jobs"]]
+    return (["Jobs of the lock holder:"]
+            + table(("job", "state", "last poll ended", "doing", "last error"), cells)
+            + [""])
 
 
 def _instance_text(instance: Dict[str, Any]) -> str:

@@ -28,12 +28,15 @@ from mg_handling.states import FINAL, OPEN, RunState, sql_values
 from mg_handling.targeting import Targeting
 from util.config import DatabaseConfig
 from util.db import (
+    READ_TIMEOUT,
     Database,
     DedicatedConnection,
     MissingTable,
     Outage,
+    QueryError,
     Row,
     Transaction,
+    TransientError,
     run_script,
 )
 
@@ -73,6 +76,36 @@ _SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
 # operations.sql entry add_run_column_<name>, run at start when missing.
 ADDED_RUN_COLUMNS = ("requested", "requested_by", "requested_at", "resumed_at",
                      "written_at_resume")
+
+# A statement waits this long at most for a table's metadata lock (another session's
+# LOCK TABLES or ALTER TABLE), then fails with error 1205, a TransientError. The
+# daemon's wait ends before its read timeout, so the server ends it (a connection cut
+# by the client would leave the server's thread waiting); an operator command's is
+# short, so that `status` answers while a campaign table is locked.
+DAEMON_LOCK_WAIT = "SET SESSION lock_wait_timeout = 50"
+COMMAND_LOCK_WAIT = "SET SESSION lock_wait_timeout = 5"
+# The audience freeze: the server aborts it after freeze_timeout (MariaDB's
+# max_statement_time, error 1969), and the connection waits this much longer for the
+# answer, so that the server's error, not a cut connection, ends a freeze too long.
+FREEZE_READ_MARGIN = 60
+STATEMENT_TIME_EXCEEDED = 1969
+DEFAULT_FREEZE_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long statements may take (issue 12): the audience freeze, bounded on the
+    server; any other answer of the server (the socket's read timeout); a metadata lock."""
+    freeze_timeout: int = DEFAULT_FREEZE_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    lock_wait: str = DAEMON_LOCK_WAIT
+    idle_transaction: int = 3600  # seconds: the lease's length for the daemon
+
+    @classmethod
+    def for_command(cls, freeze_timeout: int) -> "Limits":
+        """`preview` counts an audience with the freeze's statement: it may take as long."""
+        return cls(freeze_timeout, freeze_timeout + FREEZE_READ_MARGIN, COMMAND_LOCK_WAIT)
+
 
 
 # ---------------------------------------------------------------- types
@@ -248,8 +281,9 @@ def _lease(tx: Transaction, lock_name: str) -> Optional[Lease]:
 class StoreTransaction:
     """The typed statements of one open transaction."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, limits: Optional[Limits] = None) -> None:
         self._tx = tx
+        self._limits = limits or Limits()
 
     # -- reading campaigns
     def due_campaigns(self, job: str, ahead: int) -> List[DueCampaign]:
@@ -322,9 +356,10 @@ class StoreTransaction:
                         campaign_targeting: Targeting) -> Frozen:
         """Freeze the campaign's recipients into mh_audience, replacing any earlier try."""
         self._tx.execute(Q.clear_audience, {"run_id": run_id})
-        query = self.audience_query(campaign_targeting)
-        fill = targeting.STATEMENTS[query.plan].fills[audience]
-        recipients = self._tx.execute(fill, dict(query.params, run_id=run_id))
+        with self._time_limit(self._limits.freeze_timeout):
+            query = self.audience_query(campaign_targeting)
+            fill = targeting.STATEMENTS[query.plan].fills[audience]
+            recipients = self._tx.execute(fill, dict(query.params, run_id=run_id))
         bounds = self._tx.row(Q.audience_bounds, {"run_id": run_id})
         return Frozen(recipients, query.plan, int(bounds["first_after"]),
                       int(bounds["last_audience_id"]))
@@ -436,6 +471,38 @@ class StoreTransaction:
                         for code in codes if code.lower() not in known]
         return unknown
 
+    # -- time limits and job health (issue 12)
+    @contextmanager
+    def _time_limit(self, seconds: int) -> Iterator[None]:
+        """The block's statements aborted by the server after `seconds` (MariaDB; on
+        MySQL only the read timeout bounds them), a QueryError that fails the campaign:
+        trying the same freeze again would take as long. After an error the limit stays
+        on the pooled connection: longer than any other statement's read timeout, it
+        changes nothing there."""
+        with self._tx.read_timeout_for(seconds + FREEZE_READ_MARGIN):
+            self._tx.execute(Q.limit_statement_time, {"seconds": seconds})
+            try:
+                yield
+            except TransientError as error:
+                if error.code != STATEMENT_TIME_EXCEEDED:
+                    raise
+                raise QueryError("the audience freeze took longer than [main] freeze_timeout "
+                                 "(%d s): %s" % (seconds, error), error.code) from None
+            self._tx.execute(Q.unlimit_statement_time)
+
+    def job_health(self, key: "InstanceKey") -> List["JobHealth"]:
+        """The job rows of one instance; none when the table does not exist yet."""
+        try:
+            rows = self._tx.all(Q.job_health_of_instance, key.params())
+        except MissingTable as missing:
+            if missing.table != "mh_job_health":
+                raise
+            return []
+        return [JobHealth(row["job"], float(row["poll_interval"]), row["poll_started_at"],
+                          row["poll_ended_at"], row["doing"], row["last_error"],
+                          row["last_error_at"]) for row in rows]
+
+
     def mark_unsent(self, job: str, campaign_id: int) -> None:
         """The legacy row due again (the opposite of mark_sent_<job>), for the retry
         of a campaign that was marked sent with 0 recipients."""
@@ -453,11 +520,13 @@ class Store:
     """A pool of connections to one database, and its one-transaction operations."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None, idle_transaction_seconds: int = 3600
-                 ) -> None:
+                 outage: Optional[Outage] = None, limits: Optional[Limits] = None) -> None:
         self.config = config
+        self.limits = limits or Limits()
         self.db = Database(config, max_connections=max_connections, outage=outage,
-                           session_setup=session_setup(idle_transaction_seconds))
+                           session_setup=session_setup(self.limits.idle_transaction)
+                           + (self.limits.lock_wait,),
+                           read_timeout=self.limits.read_timeout)
 
     @property
     def outage(self) -> Outage:
@@ -466,7 +535,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         with self.db.transaction() as tx:
-            yield StoreTransaction(tx)
+            yield StoreTransaction(tx, self.limits)
 
     def close(self) -> None:
         self.db.close()
@@ -516,6 +585,18 @@ class Store:
             except CampaignError:  # the row changed since, and is invalid now
                 return []
             return tx.unknown_codes(campaign_targeting)
+
+    # -- job health (issue 12): each report in a transaction of its own
+    def record_job_health(self, key: "InstanceKey", job: str, report: "HealthReport") -> None:
+        with self.db.transaction() as tx:
+            tx.execute(Q.record_job_health, dict(
+                key.params(), job=job, started=report.started, ended=report.ended,
+                doing=report.doing[:255], error=report.error[:1000] if report.error else None))
+
+    def prune_job_health(self, lock_name: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(Q.prune_job_health, {"lock_name": lock_name})
+
 
     def upgrade_schema(self) -> List[str]:
         """Add the columns later versions gave mh_campaign_run to a table an older
@@ -620,3 +701,39 @@ class LeaseConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+# ---------------------------------------------------------------- job health (issue 12)
+
+@dataclass(frozen=True)
+class InstanceKey:
+    """One daemon process, as mh_job_health keys its rows."""
+    lock_name: str
+    host: str
+    pid: int
+    poll_interval: float = 0.0
+
+    def params(self) -> Dict[str, Any]:
+        return {"lock_name": self.lock_name, "host": self.host, "pid": self.pid,
+                "poll_interval": self.poll_interval}
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What a job thread reports: a poll started or ended now, what it does, an error."""
+    doing: str
+    started: bool = False
+    ended: bool = False
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """A row of mh_job_health (times from the server's clock)."""
+    job: str
+    poll_interval: float
+    poll_started: Optional[datetime]
+    poll_ended: Optional[datetime]
+    doing: str
+    last_error: Optional[str]
+    last_error_at: Optional[datetime]

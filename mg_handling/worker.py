@@ -99,10 +99,11 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     troubled = False  # a transient error is logged once per episode, not per retry
     while not stop.is_set():
         if not fanout.lock.may_write():
+            fanout.watch.waiting_for_lock(job)
             stop.wait(1.0)
             continue
         try:
-            result = fanout.poll(job)
+            result = _watched_poll(job, fanout)
             prune = prune or bool(result.outcomes.get(RunState.DONE))
             if prune:
                 fanout.prune_leftover_audiences(job)
@@ -133,3 +134,15 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
             heartbeat.polled(result)
             delay = poll_interval
         stop.wait(delay)
+
+
+def _watched_poll(job: Job, fanout: FanOut) -> PollResult:
+    """One poll, reported to the job's health (its start, its end or its error)."""
+    fanout.watch.poll_started(job)
+    try:
+        result = fanout.poll(job)
+    except BaseException as error:
+        fanout.watch.poll_failed(job, error)
+        raise
+    fanout.watch.poll_finished(job)
+    return result

@@ -6,6 +6,7 @@ the reason, so that the daemon fails at start instead of at the first poll.
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import logging
 import os
 import stat
@@ -83,6 +84,9 @@ class Config:
     lock_timeout: float
     db: DatabaseConfig
     world_readable: bool
+    metrics_port: int = 0  # 0: no status page, /healthz or /metrics
+    metrics_address: str = "127.0.0.1"
+    freeze_timeout: int = 3600  # seconds the audience freeze may run
 
 
 def _boolean(text: str) -> bool:
@@ -136,6 +140,21 @@ def _port(text: str) -> int:
     return value
 
 
+def _port_or_off(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 65536:
+        raise ValueError("must be between 1 and 65535, or 0 (off)")
+    return value
+
+
+def _ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("%r is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)"
+                         % text) from None
+
+
 # key -> (parser, default); None as default means the key is required.
 MAIN_KEYS: Dict[str, tuple] = {
     "env": (_non_empty, None),
@@ -148,6 +167,9 @@ MAIN_KEYS: Dict[str, tuple] = {
     "log_level": (_log_level, "INFO"),
     "standby": (_boolean, "false"),
     "lock_timeout": (_at_least(3.0, float, " seconds"), "30"),
+    "metrics_port": (_port_or_off, "0"),
+    "metrics_address": (_ip_address, "127.0.0.1"),
+    "freeze_timeout": (_at_least(1), "3600"),
 }
 DATABASE_KEYS: Dict[str, tuple] = {
     "host": (_non_empty, None),
@@ -227,6 +249,8 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         log_file=os.path.abspath(log_file), log_level=main["log_level"],
         standby=main["standby"], lock_timeout=main["lock_timeout"], db=db,
         world_readable=bool(mode & (stat.S_IRGRP | stat.S_IROTH)),
+        metrics_port=main["metrics_port"], metrics_address=main["metrics_address"],
+        freeze_timeout=main["freeze_timeout"],
     )
 
 

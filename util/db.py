@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pymysql
 from dbutils.pooled_db import PooledDB
@@ -67,6 +67,7 @@ NODE_NOT_READY = {
 }
 # A wrong account or password: a configuration error, never reported as an outage.
 ACCESS_DENIED = frozenset({1045, 1698})
+SERVER_LOST = 2013
 NO_SUCH_TABLE = 1146
 _MISSING_TABLE_NAME = re.compile(r"Table '(?:[^'.]*\.)?([^']*)' doesn't exist")
 
@@ -85,6 +86,11 @@ class DatabaseUnavailable(DatabaseError):
 
 class TransientError(DatabaseError):
     """A deadlock, a lock wait timeout, a read-only or full server: retry later."""
+
+
+class ReadTimeout(TransientError):
+    """The server did not answer within the connection's read timeout; the
+    connection is closed (the pool opens a new one)."""
 
 
 class QueryError(DatabaseError):
@@ -121,22 +127,44 @@ def translate(error: Exception) -> DatabaseError:
     return QueryError(message, code)
 
 
-def connect_kwargs(config: DatabaseConfig) -> Dict[str, Any]:
-    """PyMySQL connection arguments for a database section, the host aside. The
-    password goes as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail
-    on Chinese."""
+CONNECT_TIMEOUT = 5
+# A statement of the daemon answers within seconds (a chunk of 10,000 rows: 0.1 s;
+# a row lock wait ends at innodb_lock_wait_timeout, 50 s by default). The one long
+# statement, the audience freeze, raises its own connection's limit (read_timeout_for).
+READ_TIMEOUT = 60.0
+WRITE_TIMEOUT = 60.0
+
+
+def translate_statement(error: Exception) -> DatabaseError:
+    """A statement's error: a read that timed out is the statement's trouble (stuck on
+    a lock, say), not the server's absence, which the next connection shows if so.
+    (In the handshake the same timeout means an unreachable server: translate.)"""
+    text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    if error.args and error.args[0] == SERVER_LOST and "timed out" in text:
+        return ReadTimeout("no answer from the server within the read timeout: MySQL error "
+                           "%d: %s" % (SERVER_LOST, text), SERVER_LOST)
+    return translate(error)
+
+
+def connect_kwargs(config: DatabaseConfig, read_timeout: float = READ_TIMEOUT
+                   ) -> Dict[str, Any]:
+    """PyMySQL connection arguments for a database section, the host aside (Nodes
+    picks it). The password goes
+    as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail on Chinese.
+    `read_timeout` bounds the wait for each answer of the server: a statement
+    stuck longer (on a table lock, or a server that stopped answering) fails with
+    ReadTimeout instead of holding its thread for ever."""
     return dict(user=config.user, password=config.password.encode("utf-8"),
                 database=config.database, charset=config.charset, autocommit=False,
-                connect_timeout=CONNECT_TIMEOUT)
+                connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
+                write_timeout=WRITE_TIMEOUT)
 
-
-CONNECT_TIMEOUT = 5
 
 
 class Connection(pymysql.connections.Connection):
     """connect_timeout bounds the whole handshake: PyMySQL applies it to the TCP
     connect only, and a server that accepts but never greets would hang the
-    daemon (and its SIGTERM) for good. Statements still read without a timeout."""
+    daemon (and its SIGTERM) for good. Statements then read with read_timeout."""
 
     def connect(self, sock: Any = None) -> None:
         read_timeout: Optional[float] = self.__dict__["_read_timeout"]
@@ -240,10 +268,14 @@ class Outage:
     server answered; whoever gets the error reports it as the configuration error
     it is."""
 
-    def __init__(self, where: str = "") -> None:
+    def __init__(self, where: str = "",
+                 on_change: Optional[Callable[[bool], None]] = None) -> None:
+        """`on_change(up)` is called when the database goes down (False) and when it
+        is back (True), e.g. for a metric."""
         self.where = where
         self._lock = threading.Lock()
         self._since: Optional[str] = None
+        self._on_change = on_change
 
     def failed(self, error: DatabaseError) -> None:
         if error.code in ACCESS_DENIED:
@@ -253,12 +285,18 @@ class Outage:
                 self._since = str(error)
                 logger.warning("database unreachable: %s%s", error,
                                " (%s)" % self.where if self.where else "")
+                self._changed(False)
 
     def recovered(self) -> None:
         with self._lock:
             if self._since is not None:
                 self._since = None
                 logger.info("database reachable again")
+                self._changed(True)
+
+    def _changed(self, up: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(up)
 
     @property
     def down(self) -> bool:
@@ -281,7 +319,7 @@ class Transaction:
             with self._connection.cursor() as cursor:
                 return int(cursor.execute(sql, params))
         except pymysql.err.MySQLError as error:
-            raise translate(error) from None
+            raise translate_statement(error) from None
 
     def all(self, sql: str, params: Any = None) -> List[Row]:
         try:
@@ -289,11 +327,23 @@ class Transaction:
                 cursor.execute(sql, params)
                 return list(cursor.fetchall())
         except pymysql.err.MySQLError as error:
-            raise translate(error) from None
+            raise translate_statement(error) from None
 
     def one(self, sql: str, params: Any = None) -> Optional[Row]:
         rows = self.all(sql, params)
         return rows[0] if rows else None
+
+    @contextmanager
+    def read_timeout_for(self, seconds: float) -> Iterator[None]:
+        """The statements of the block may take `seconds` to answer (the connection's
+        read timeout, for one long statement); the usual one again afterwards."""
+        driver = _driver_connection(self._connection)
+        usual = driver._read_timeout
+        driver._read_timeout = seconds  # PyMySQL applies it to the socket at each read
+        try:
+            yield
+        finally:
+            driver._read_timeout = usual
 
     def row(self, sql: str, params: Any = None) -> Row:
         """A statement that returns a row whenever it succeeds (an aggregate, a
@@ -304,16 +354,26 @@ class Transaction:
         return found
 
 
+def _driver_connection(connection: Any) -> Connection:
+    """The PyMySQL connection under DBUtils' wrappers (a pooled connection wraps a
+    steady one, which wraps the driver's, each as `_con`)."""
+    while not isinstance(connection, Connection):
+        connection = connection._con
+    return connection
+
+
 class Database:
     """A pool of connections to one database section. When the database is lost
     (or its node is not ready) the pool is rebuilt, so that every connection goes
     again through Nodes, to the first usable node."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None, session_setup: Sequence[str] = ()) -> None:
+                 outage: Optional[Outage] = None, session_setup: Sequence[str] = (),
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.config = config
         self.outage = outage or Outage(config.describe())
-        self._nodes = Nodes(config)
+        self._nodes = Nodes(config, read_timeout=read_timeout,
+                            write_timeout=WRITE_TIMEOUT)
         self._settings = dict(maxconnections=max_connections, maxcached=max_connections,
                               blocking=True, setsession=list(session_setup), ping=1,
                               reset=True)

@@ -73,3 +73,25 @@ CREATE TABLE IF NOT EXISTS mh_standby (
   seen_at datetime NOT NULL,
   PRIMARY KEY (lock_name, holder)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- What each job thread of each instance is doing (issue 12): written by the job
+-- itself at the start and end of its polls and while it writes a campaign, in
+-- small transactions of its own; read by `status` and the status page. A job
+-- of the lock holder whose poll_ended_at is older than max(3 x poll_interval,
+-- 60 s) is stuck (mg_handling/web.py: stuck_limit). Rows of instances gone for a
+-- day are deleted at start.
+CREATE TABLE IF NOT EXISTS mh_job_health (
+  lock_name varchar(64) NOT NULL,
+  host varchar(255) NOT NULL,
+  pid int NOT NULL,
+  job varchar(16) NOT NULL,
+  poll_interval double NOT NULL,
+  poll_started_at datetime NULL,
+  poll_ended_at datetime NULL,
+  doing varchar(255) NOT NULL DEFAULT '',
+  last_error varchar(1000) NULL,
+  last_error_at datetime NULL,
+  updated_at datetime NOT NULL,
+  PRIMARY KEY (lock_name, host, pid, job),
+  KEY updated_at (updated_at)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
