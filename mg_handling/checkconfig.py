@@ -81,6 +81,7 @@ NEEDED_PRIVILEGES: Mapping[str, Tuple[Tuple[str, ...], Mapping[str, Tuple[str, .
     "mh_audience": (DAEMON_TABLE_PRIVILEGES, {}),
     "mh_lease": (DAEMON_TABLE_PRIVILEGES, {}),
     "mh_standby": (DAEMON_TABLE_PRIVILEGES, {}),
+    "mh_job_health": (DAEMON_TABLE_PRIVILEGES, {}),
 }
 
 # deploy/recommended_indexes.sql: table -> the first column of each index, and why.

@@ -66,7 +66,8 @@ def test_the_written_columns_are_expected():
 
 def test_the_daemon_tables_are_read_from_its_schema():
     tables = checkconfig.daemon_columns()
-    assert set(tables) == {"mh_campaign_run", "mh_audience", "mh_lease", "mh_standby"}
+    assert set(tables) == {"mh_campaign_run", "mh_audience", "mh_lease", "mh_standby",
+                           "mh_job_health"}
     assert {"state", "written"} <= tables["mh_campaign_run"]
     # A new table has every column the upgrade adds to an older one.
     assert set(ADDED_RUN_COLUMNS) <= tables["mh_campaign_run"]
