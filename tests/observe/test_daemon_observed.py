@@ -91,14 +91,14 @@ def test_prometheus_reads_what_the_daemon_wrote(db: LegacyDB, tmp_path: Path) ->
 
 
 def test_notify_socket_ready_status_watchdog_stopping(db: LegacyDB, tmp_path: Path) -> None:
-    """systemd's side of Type=notify: READY=1 once the lock is held (mh_instance names
+    """systemd's side of Type=notify: READY=1 once the lock is held (mh_lease names
     the daemon by then), STATUS= lines, WATCHDOG=1 every half interval, STOPPING=1."""
     notify = NotifySocket(tmp_path / "notify")
     path = write_config(str(tmp_path / "db.conf"), db.name, poll_interval=0.5)
     try:
         with daemon(path, notify, watchdog_seconds=1.0) as process:
             wait_until(lambda: notify.seen("READY=1"), 60, "READY=1", alive=[process])
-            holder = db.query("SELECT pid FROM mh_instance")
+            holder = db.query("SELECT pid FROM mh_lease WHERE expires_at > NOW(6)")
             assert [row["pid"] for row in holder] == [process.pid]
             wait_until(lambda: len(notify.times("WATCHDOG=1")) >= 4, 30, "4 pings",
                        alive=[process])
@@ -283,4 +283,5 @@ def test_a_metrics_port_in_use_is_a_start_up_error(db: LegacyDB, tmp_path: Path)
     assert one_line(result.stderr) == (
         "message_handling: [main] metrics_port: cannot listen on 127.0.0.1 port %d: "
         "Address already in use" % port)
-    assert db.scalar("SELECT IS_USED_LOCK(%s)", ["message_handling:" + db.name]) is None
+    assert not db.scalar("SELECT COUNT(*) FROM mh_lease WHERE holder <> '' "
+                         "AND expires_at > NOW(6)"), "the lease was not given back"
