@@ -257,8 +257,8 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
         "no instance holds the lock %s" % report["instance"]["lock_name"]]
     critical += [job["problem"] for job in report.get("jobs", ()) if job["problem"]]
     critical += _listed(problems, ("stuck",))
-    warning = _listed(problems, ("overdue",) + UNSENT_STATES + (SENT_TO_NOBODY,))
-    warning = report.get("unreadable", []) + _listed(problems, ("overdue",) + UNSENT_STATES)
+    warning = report.get("unreadable", []) + _listed(
+        problems, ("overdue",) + UNSENT_STATES + (SENT_TO_NOBODY,))
     level = CRITICAL if critical else WARNING if warning else OK
     summary = "; ".join(critical + warning) if level != OK else _all_well(report)
     if level != OK and report["instance"]["held"]:
