@@ -1,7 +1,8 @@
 """message_handling: the push daemon of the business-card platform.
 
     nohup python main.py &                  run forever (three job threads)
-    python main.py --daemon                 the same, detached, with a pid file;
+    python main.py --daemon                 the same, detached, with a pid file; answers
+                                            once it runs (exit 0) or why it cannot (2);
                                             kill -HUP reopens the log
     python main.py --once                   one poll of each job, then exit
     python main.py --standby                wait for the lock when another instance holds it
@@ -10,6 +11,7 @@
     python main.py status [--json|--check]  the instance and the campaigns
     python main.py retry JOB ID             send a failed/expired/skipped/cancelled one again
     python main.py cancel JOB ID            stop a pending or running campaign
+    python main.py check-config             is db.conf ready? (like nginx -t)
 """
 from __future__ import annotations
 
@@ -27,7 +29,16 @@ REQUIREMENT_OF_MODULE = {"pymysql": "PyMySQL", "dbutils": "DBUtils", "daemon": "
                          "lockfile": "lockfile"}
 
 try:
-    from mg_handling import __version__, commands, control, jobs, preview, service, status
+    from mg_handling import (
+        __version__,
+        checkconfig,
+        commands,
+        control,
+        jobs,
+        preview,
+        service,
+        status,
+    )
     from util import daemonize
     from util.config import Config, ConfigError, load_config, warn_if_world_readable
     from util.logs import reopen_on_signal, setup_logging
@@ -46,7 +57,7 @@ except ModuleNotFoundError as missing:
 
 PID_FILE = "message_handling.pid"
 COMMANDS = {"preview": preview.run, "status": status.run, "retry": control.retry,
-            "cancel": control.cancel}
+            "cancel": control.cancel, "check-config": checkconfig.run}
 
 
 class Parser(argparse.ArgumentParser):
@@ -113,6 +124,9 @@ def _add_commands(parser: argparse.ArgumentParser, shared: argparse.ArgumentPars
         command = sub.add_parser(name, help=text, description=text, parents=[shared])
         command.add_argument("job", choices=sorted(jobs.JOBS_BY_NAME))
         command.add_argument("campaign_id", metavar="ID", type=campaign_id)
+    text = ("check db.conf, the connection, the tables, the grants and the indexes the "
+            "daemon needs; sends and writes nothing (exit 0 OK, 1 WARNING, 2 ERROR)")
+    sub.add_parser("check-config", parents=[shared], help=text, description=text)
     text = "who holds the instance lock, and what every campaign is doing"
     command = sub.add_parser("status", parents=[shared], help=text, description=text)
     command.add_argument("--json", action="store_true", help="the report as JSON")
@@ -123,7 +137,7 @@ def _add_commands(parser: argparse.ArgumentParser, shared: argparse.ArgumentPars
 
 
 def run_daemon(config: Config, once: bool, stop: threading.Event,
-               detached: Optional[Any] = None) -> int:
+               detached: Optional[daemonize.Detached] = None) -> int:
     """Logging, then one poll of each job or the job threads until a signal."""
     try:
         setup_logging(config.log_file, config.log_level, echo=sys.stderr.isatty())
@@ -138,6 +152,8 @@ def run_daemon(config: Config, once: bool, stop: threading.Event,
         signal.signal(signum, lambda *_: stop.set())
     if once:
         return service.run_once(config, stop)
+    if detached is not None:
+        return service.run_forever(config, stop, detached.report)
     return service.run_forever(config, stop)
 
 
@@ -150,7 +166,8 @@ def log_file_problem(path: str, error: OSError) -> str:
     return "[main] log_file: cannot open %s: %s" % (path, reason)
 
 
-def detach(config: Config, pid_file: Optional[str], stop: threading.Event) -> Any:
+def detach(config: Config, pid_file: Optional[str], stop: threading.Event
+           ) -> daemonize.Detached:
     """Become a daemon: every path is resolved and checked while errors still reach
     the terminal. Raises ConfigError, OSError or a daemonize error."""
     folder = os.path.dirname(config.config_path)
@@ -184,11 +201,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                 daemonize.PidFileError) as error:
             print("message_handling: %s" % error, file=sys.stderr)
             return service.EXIT_ERROR
+    code = service.EXIT_ERROR
     try:
-        return run_daemon(config, args.once, stop, detached)
+        code = run_daemon(config, args.once, stop, detached)
+        return code
     finally:
         if detached is not None:
-            detached.close()  # removes the pid file
+            detached.close(code)  # removes the pid file
 
 
 if __name__ == "__main__":

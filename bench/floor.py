@@ -22,12 +22,19 @@ byte-identical to the daemon's rows.
 """
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 from campaigns import NEWS, Campaign
 
 from mg_handling.messages import Delivery
-from mg_handling.targeting import item_pattern
+
+try:
+    from mg_handling.targeting import item_pattern
+except ImportError:  # a daemon from before the composer (MH_DAEMON_ROOT: a baseline)
+    from mg_handling.targeting import Targeting
+
+    def item_pattern(codes: Tuple[str, ...]) -> str:
+        return Targeting((), (), codes).func_pattern()
 
 # Per shape: the scan joins most rows (hash joins help when the data is cached),
 # scan_plain is the same statement with the server's own settings, the narrow

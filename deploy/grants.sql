@@ -68,6 +68,8 @@ GRANT INSERT ON `<database>`.message_promotion TO '<user>'@'<host>';
 --                    fence of every claim and chunk), SELECT (lease, status)
 --   mh_standby       INSERT ... ON DUPLICATE KEY UPDATE (record_standby), DELETE
 --                    (forget_standby), SELECT (status)
+--   mh_job_health    record_job_health (INSERT ... ON DUPLICATE KEY UPDATE),
+--                    prune_job_health (DELETE), job_health_of_instance (SELECT)
 -- (UPDATE of mh_audience, DELETE of mh_campaign_run and mh_lease: unused today,
 -- granted so that the daemon's own bookkeeping never needs a new grant.)
 -- A grant on a table that does not exist yet is accepted because it includes
@@ -77,3 +79,4 @@ GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_ca
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_audience TO '<user>'@'<host>';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_lease TO '<user>'@'<host>';
 GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_standby TO '<user>'@'<host>';
+GRANT SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX ON `<database>`.mh_job_health TO '<user>'@'<host>';

@@ -13,15 +13,15 @@ import os
 import sys
 import unicodedata
 from contextlib import contextmanager
-from datetime import datetime
-from typing import Any, Callable, Iterator, List, Optional, Sequence
+from typing import Any, Callable, Iterator, List, Sequence
 
 from mg_handling.job import Job
-from mg_handling.store import Campaign, Store, StoreTransaction
+from mg_handling.store import ADDED_RUN_COLUMNS, Campaign, Limits, Store, StoreTransaction
 from util.config import Config
 from util.db import DatabaseError, MissingTable
 
 EXIT_OK, EXIT_REFUSED, EXIT_ERROR = 0, 1, 2
+UNKNOWN_COLUMN = 1054  # MySQL's "Unknown column": a run table of an older version
 
 Command = Callable[[Config, argparse.Namespace], int]
 
@@ -55,7 +55,8 @@ def dispatch(command: Command, config: Config, args: argparse.Namespace) -> int:
 @contextmanager
 def database(config: Config) -> Iterator[Store]:
     """A one-connection Store; database errors become CommandErrors."""
-    store = Store(config.db, max_connections=1)
+    store = Store(config.db, max_connections=1,
+                  limits=Limits.for_command(config.freeze_timeout))
     try:
         yield store
     except DatabaseError as error:
@@ -72,6 +73,11 @@ def explain(error: DatabaseError, config: Config) -> str:
                     "run on this database" % (error.table, config.db.describe()))
         return ("the table %s is missing in %s (renamed or dropped?)"
                 % (error.table, config.db.describe()))
+    if error.code == UNKNOWN_COLUMN and any("'%s'" % column in str(error)
+                                            for column in ADDED_RUN_COLUMNS):
+        return ("%s (%s): the daemon's tables are older than this version; the daemon adds "
+                "the columns at its next start (so do `retry` and `cancel`)"
+                % (error, config.db.describe()))
     return "%s (%s)" % (error, config.db.describe())
 
 
@@ -127,23 +133,3 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
     return lines
 
 
-def number(value: Optional[int]) -> str:
-    return "-" if value is None else "{:,}".format(value)
-
-
-def duration(seconds: Optional[float]) -> str:
-    """7 s, 3 min 20 s, 2 h 05 min, 3 d 4 h."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return "%d s" % seconds
-    if seconds < 3600:
-        return "%d min %02d s" % divmod(seconds, 60)
-    if seconds < 86400:
-        return "%d h %02d min" % (seconds // 3600, seconds % 3600 // 60)
-    return "%d d %d h" % (seconds // 86400, seconds % 86400 // 3600)
-
-
-def timestamp(value: Optional[datetime]) -> str:
-    return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")

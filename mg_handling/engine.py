@@ -24,11 +24,22 @@ from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple, Union
 
 from mg_handling.decision import Plan, Settings, Settle, decide
+from mg_handling.formats import noun
+from mg_handling.health import Watch
 from mg_handling.job import Job
 from mg_handling.lock import InstanceLock, LockLost
+from mg_handling.metrics import Metrics
 from mg_handling.states import FINAL, SETTLED, RunState
-from mg_handling.store import Campaign, DueCampaign, Frozen, Run, Store, StoreTransaction
-from util.db import DatabaseUnavailable, QueryError, TransientError
+from mg_handling.store import (
+    JOB_NAMES,
+    Campaign,
+    DueCampaign,
+    Frozen,
+    Run,
+    Store,
+    StoreTransaction,
+)
+from util.db import DatabaseError, DatabaseUnavailable, MissingTable, QueryError, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -75,15 +86,26 @@ class Progress:
                     100.0 * run.written / max(run.recipients, 1), rate, eta)
 
 
+def _requested(run: Run) -> str:
+    """'requested by ops@host-a at 2026-11-29 10:00:00 (server time)', or less when
+    the run was retried before the columns existed."""
+    if not run.requested_by:
+        return "requested by an operator"
+    when = run.requested_at.strftime("%Y-%m-%d %H:%M:%S") if run.requested_at else "?"
+    return "requested by %s at %s (server time)" % (run.requested_by, when)
+
+
 class FanOut:
     """Runs the due campaigns of a job, one after the other, chunk by chunk."""
 
     def __init__(self, store: Store, lock: InstanceLock, settings: Settings,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, watch: Optional[Watch] = None) -> None:
         self.store = store
         self.lock = lock
         self.settings = settings
         self.stop = stop
+        # The reports of the job threads (job health, metrics); unrecorded by default.
+        self.watch = watch or Watch(JOB_NAMES, Metrics(JOB_NAMES, poll_interval=0))
 
     def poll(self, job: Job) -> PollResult:
         """One poll: every due campaign of the job is settled or fully written,
@@ -93,8 +115,10 @@ class FanOut:
         for each in due:
             if self.stop.is_set():
                 break
+            started = time.monotonic()
             outcome = self._handle(job, each)
             if outcome:
+                self.watch.campaign_finished(job, outcome, time.monotonic() - started)
                 result.outcomes[outcome] = result.outcomes.get(outcome, 0) + 1
             if outcome == RunState.FAILED:
                 result.failed.append(each.campaign.id)
@@ -105,18 +129,22 @@ class FanOut:
         campaign = due.campaign
         try:
             if due.run_state == RunState.RUNNING and due.run_id is not None:
+                # Only a restart (or a lost lock, an outage) leaves a run running
+                # between two polls: `status` measures its rate from here.
+                self.store.mark_resumed(due.run_id)
                 return self._write(job, due.run_id, started)
             digest = campaign.fingerprint()
             if due.run_state in SETTLED and due.run_fingerprint == digest:
                 return None
             decision = decide(job, campaign, self.settings,
                               retry=due.run_state == RunState.RETRY)
+            self.watch.claiming(job, campaign.id)
             run_id = self._claim(job, campaign, digest, decision)
             if run_id:
                 return self._write(job, run_id, started)
             return decision.state if isinstance(decision, Settle) else None
-        except (DatabaseUnavailable, TransientError, LockLost):
-            raise
+        except (DatabaseUnavailable, TransientError, LockLost, MissingTable):
+            raise  # the server's or the schema's trouble, not the campaign's
         except QueryError as error:
             return self._fail_late(job, campaign, "the database refused a statement: %s"
                                    % error)
@@ -142,12 +170,16 @@ class FanOut:
             else:
                 frozen = self._start(tx, run, digest, decision)
             self.lock.fence(tx)
+        if run.state == RunState.RETRY:
+            logger.info("%s: taking up the retry %s", job.describe(campaign.id),
+                        _requested(run))
         if isinstance(decision, Settle):
             self._log_settled(job, campaign.id, decision)
             return None
         if frozen:
-            logger.info("%s: audience of %d recipients frozen (%s plan) in %.2f s",
-                        job.describe(campaign.id), frozen.recipients, frozen.plan,
+            logger.info("%s: audience of %d %s frozen (%s plan) in %.2f s",
+                        job.describe(campaign.id), frozen.recipients,
+                        noun(frozen.recipients, "recipient"), frozen.plan,
                         time.monotonic() - started)
         return run.id
 
@@ -192,6 +224,8 @@ class FanOut:
         progress = Progress(job, self.settings.max_rows_per_second)
         while not self.stop.is_set():
             written, run, finished = self._write_chunk(job, run_id)
+            if written or finished:
+                self.watch.chunk_written(job, run, written, self.settings.chunk_size)
             if finished:
                 self._log_done(job, run, progress.rows + written, time.monotonic() - started)
                 return RunState.DONE
@@ -234,12 +268,28 @@ class FanOut:
             logger.error("%s: wrote %d rows for an audience of %d", campaign,
                          run.written, run.recipients)
         if run.recipients == 0:
-            logger.warning("%s matched nobody; marked sent with 0 recipients", campaign)
+            logger.warning("%s matched nobody; marked sent with 0 recipients%s", campaign,
+                           self._unknown_codes(job, run.campaign_id))
             return
         resumed = "" if rows == run.written else " (%d of them in this run)" % rows
-        logger.info("%s sent to %s: %d recipients%s in %.2f s (%.0f rows/s)", campaign,
-                    run.target, run.written, resumed, seconds,
+        logger.info("%s sent to %s: %d %s%s in %.2f s (%.0f rows/s)", campaign,
+                    run.target, run.written, noun(run.written, "recipient"), resumed, seconds,
                     rows / seconds if seconds > 0 else 0.0)
+
+    def _unknown_codes(self, job: Job, campaign_id: int) -> str:
+        """For the 'matched nobody' line: the campaign's codes no code table holds
+        (most likely typos). The campaign is already sent: a failure here only
+        leaves them out of the line."""
+        try:
+            unknown = self.store.unknown_codes(job.name, campaign_id)
+        except DatabaseError as error:
+            logger.debug("the codes of %s were not checked: %s", job.describe(campaign_id),
+                         error)
+            return ""
+        if not unknown:
+            return ""
+        return "; codes in no code table (typos?): %s; fix the row and `main.py retry %s " \
+               "%d` sends it" % (", ".join(unknown), job.name, campaign_id)
 
     def prune_leftover_audiences(self, job: Optional[Job] = None) -> None:
         """Delete the audiences of done runs (of one job, or all). Not part of a

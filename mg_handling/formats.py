@@ -27,5 +27,12 @@ def duration(seconds: Optional[float]) -> str:
     return "%d d %d h" % (seconds // 86400, seconds % 86400 // 3600)
 
 
+def noun(count: int, singular: str, plural: Optional[str] = None) -> str:
+    """The noun that goes with `count`: '1 recipient', '2 recipients', never '1 recipients'."""
+    if count == 1:
+        return singular
+    return plural or singular + "s"
+
+
 def timestamp(value: Optional[datetime]) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")

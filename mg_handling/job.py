@@ -1,6 +1,7 @@
 """What a job is: one campaign table, how its rows become a Delivery."""
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from typing import Any, Mapping
 
@@ -20,4 +21,10 @@ class Job(ABC):
         """What every recipient gets; raises CampaignError for bad input."""
 
     def describe(self, campaign_id: Any) -> str:
-        return "%s campaign %s (%s id %s)" % (self.name, campaign_id, self.table, campaign_id)
+        """'news campaign 4 (sns_qa_push_setting id 4)'. In the job's own thread the
+        log line already starts with its name (the thread's): 'campaign 4 (...)',
+        so that the line reads 'news campaign 4 (...)', not 'news news campaign 4'."""
+        campaign = "campaign %s (%s id %s)" % (campaign_id, self.table, campaign_id)
+        if threading.current_thread().name == self.name:
+            return campaign
+        return "%s %s" % (self.name, campaign)

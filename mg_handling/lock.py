@@ -44,6 +44,11 @@ class LockLost(Exception):
     """This instance no longer holds the lease: nothing may be written."""
 
 
+# A standby records itself every few seconds (at most every 2 s): one not seen for
+# this long is gone (`status` and the status page list the others).
+STANDBY_SEEN_SECONDS = 30
+
+
 def lock_name(database: str) -> str:
     return ("message_handling:%s" % database)[:64]
 

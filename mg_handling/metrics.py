@@ -40,7 +40,8 @@ class Metrics:
                                        ["job"], buckets=POLL_BUCKETS, registry=self.registry)
         self._last_poll = Gauge(
             PREFIX + "last_poll_timestamp_seconds",
-            "Unix time the last completed poll ended (the daemon's start until one has).",
+            "Unix time the job last completed a poll or committed a chunk (the daemon's "
+            "start until it has).",
             ["job"], registry=self.registry)
         self._audience = Gauge(
             PREFIX + "running_audience_rows",
@@ -104,3 +105,7 @@ class Metrics:
 
     def set_database_up(self, up: bool) -> None:
         self._database_up.set(1 if up else 0)
+
+    def job_progressed(self, job: str) -> None:
+        """The job committed a chunk: a long fan-out is progress, as a poll's end is."""
+        self._last_poll.labels(job=job).set_to_current_time()

@@ -11,34 +11,29 @@ import argparse
 import time
 from typing import Any, Dict, List, Optional, Tuple, Union
 
-from mg_handling.commands import (
-    EXIT_OK,
-    database,
-    duration,
-    load_campaign,
-    number,
-    table,
-    timestamp,
-)
+from mg_handling.commands import EXIT_OK, database, load_campaign, table
 from mg_handling.decision import Plan, Settings, Settle, decide
+from mg_handling.formats import duration, noun, number, timestamp
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS_BY_NAME
 from mg_handling.messages import MESSAGE_QUEUE
 from mg_handling.states import SETTLED, RunState
-from mg_handling.store import Clock, Run, StoreTransaction
+from mg_handling.store import CODE_TABLES, Clock, Run, StoreTransaction
 from mg_handling.targeting import DIMENSION_NAMES, Targeting
 from util.config import Config
 from util.db import MissingTable
 
 SAMPLE_SIZE = 10
 MAX_CODES = 256  # per dimension, in the breakdown (campaign_code_rows)
-CODE_TABLES = {"region": "province_city_code", "industry": "industry_category"}
 # The legacy columns that decide, besides the send time, whether a campaign is due.
 DUE_FLAGS = {"news": ("status",), "promotion": ("status",),
              "activity": ("isnotify", "push_state", "state", "offlinetime")}
 AUDIENCE_NAMES = {"users": "registered users", "emails": "email addresses",
                   "mobiles": "mobile numbers of users",
                   "mobiles_and_cards": "mobile numbers of users and card holders"}
+AUDIENCE_NAME = {"users": "registered user", "emails": "email address",
+                 "mobiles": "mobile number of a user",
+                 "mobiles_and_cards": "mobile number of a user or card holder"}
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -69,6 +64,7 @@ def build(tx: StoreTransaction, job: Job, campaign_id: int, settings: Settings
         started = time.monotonic()
         report["audience"] = _audience(tx, plan)
         report["seconds"] = time.monotonic() - started
+        report["unknown_codes"] = tx.unknown_codes(plan.targeting)
     return report
 
 
@@ -221,28 +217,35 @@ def _verdict_of_decision(report: Dict[str, Any], state: Optional[RunState]) -> s
     prefix = "retry requested: " if state == RunState.RETRY else ""
     if "audience" in report:
         total = report["audience"]["total"]
-        return "%swould be sent to %s recipient%s" % (prefix, number(total),
-                                                       "" if total == 1 else "s")
+        text = "%swould be sent to %s %s" % (prefix, number(total), noun(total, "recipient"))
+        if report["unknown_codes"]:  # most likely typos: they match nobody
+            text += "; codes in no code table (typos?): %s" % ", ".join(
+                report["unknown_codes"])
+        return text
     return prefix + "would be sent"
 
 
 def _render_audience(report: Dict[str, Any]) -> List[str]:
     audience, plan = report["audience"], report["plan"]
     kind = audience["kind"]
+    names = AUDIENCE_NAME if audience["total"] == 1 else AUDIENCE_NAMES
     lines = ["audience  %s %s -> %s (counted in %.2f s, %s plan, nothing written)" % (
-        number(audience["total"]), AUDIENCE_NAMES[kind], plan.delivery.target,
+        number(audience["total"]), names[kind], plan.delivery.target,
         report["seconds"], audience["plan"])]
     if kind != "users":
         address = "an email" if kind == "emails" else "a mobile"
-        lines.append("          %s matching accounts, %s of them with %s" % (
-            number(audience["accounts"]), number(audience["with_address"]), address))
+        lines.append("          %s matching %s, %s of them with %s" % (
+            number(audience["accounts"]), noun(audience["accounts"], "account"),
+            number(audience["with_address"]), address))
     lines += ["", "per code  matching accounts per code (an account matching several codes "
                   "counts under each)"]
     lines += table(("dimension", "code", "code table", "accounts"),
                    [(dim, code, known, number(n)) for dim, code, known, n in audience["codes"]],
                    right=(3,))
     columns = ("user_id", "real_name", "city_code", "mobile", "email")
-    lines += ["", "sample    the first %d matching accounts" % len(audience["sample"])]
+    shown = len(audience["sample"])
+    lines += ["", "sample    the first %s" % ("matching account" if shown == 1 else
+                                              "%d matching accounts" % shown)]
     lines += table(columns, [[user[column] for column in columns]
                              for user in audience["sample"]])
     return lines

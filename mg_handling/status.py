@@ -4,9 +4,15 @@
 exits 0 OK, 1 WARNING, 2 CRITICAL, for cron or Zabbix/Nagios:
 - CRITICAL: no instance holds the lock (nothing is being sent), or a campaign
   is stuck: running, but no chunk committed for STUCK_SECONDS;
+- CRITICAL too: a job of the lock holder has not completed a poll (nor committed
+  a chunk) for web.stuck_limit(poll_interval), max(3 x poll_interval, 60 s):
+  stuck on a statement, or its thread dead (issue 12);
 - WARNING: a campaign is overdue (due, or a retry requested, for more than
-  OVERDUE_SECONDS and not started), or failed, skipped or expired while its
-  legacy row still waits to be sent (it will not go out without an operator).
+  OVERDUE_SECONDS and not started; a retry is not due before its send time), or
+  failed, skipped or expired while its legacy row still waits to be sent (it
+  will not go out without an operator), or sent to nobody in the window (a
+  typo'd code matches nobody: fix the row and `retry` it).
+Times are the database server's clock (pushing.log uses the daemon host's).
 """
 from __future__ import annotations
 
@@ -15,34 +21,30 @@ import json
 from dataclasses import asdict
 from typing import Any, Dict, List, Optional, Tuple
 
-from mg_handling.commands import (
-    EXIT_ERROR,
-    EXIT_OK,
-    CommandError,
-    cut,
-    database,
-    duration,
-    number,
-    table,
-    timestamp,
-)
+from mg_handling.commands import EXIT_ERROR, EXIT_OK, CommandError, cut, database, table
 from mg_handling.decision import Settings, Settle, decide
 from mg_handling.errors import CampaignError
+from mg_handling.formats import duration, number, timestamp
+from mg_handling.health import job_view
 from mg_handling.job import Job
 from mg_handling.jobs import JOBS, JOBS_BY_NAME
-from mg_handling.lock import lock_name
+from mg_handling.lock import STANDBY_SEEN_SECONDS, lock_name
 from mg_handling.messages import Delivery
 from mg_handling.states import SETTLED, RunState
-from mg_handling.store import Campaign, Clock, RunReport, StoreTransaction
+from mg_handling.store import Campaign, Clock, InstanceKey, RunReport, StoreTransaction
+from mg_handling.web import job_problem
 from util.config import Config
+from util.db import TransientError
 
 OVERDUE_SECONDS = 300
-STANDBY_SEEN_SECONDS = 30  # a standby checks every 2 s at most: gone after this
 STUCK_SECONDS = 300
 UNSENT_STATES = tuple(state.value for state in RunState if state in SETTLED)  # enum order
 OK, WARNING, CRITICAL = 0, 1, 2
 LEVELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 TITLE_WIDTH = 24
+SENT_TO_NOBODY = "sent to nobody"
+CLOCKS = "times are the database server's clock; pushing.log uses the daemon host's clock"
+JOB_ORDER = {job.name: index for index, job in enumerate(JOBS)}
 
 
 def run(config: Config, args: argparse.Namespace) -> int:
@@ -50,6 +52,10 @@ def run(config: Config, args: argparse.Namespace) -> int:
         with database(config) as store, store.transaction() as tx:
             report = collect(tx, config, args.hours)
     except CommandError as error:
+        if args.json:  # a script reads stdout: the error as JSON, same exit code
+            print(json.dumps({"database": config.db.describe(), "error": str(error),
+                              "exit_code": error.exit_code}, ensure_ascii=False, indent=2))
+            return error.exit_code
         if not args.check:
             raise
         print("CRITICAL: %s" % error)
@@ -69,14 +75,17 @@ def collect(tx: StoreTransaction, config: Config, hours: int) -> Dict[str, Any]:
     clock = tx.clock()
     settings = Settings.from_config(config)
     instance = _instance(tx, lock_name(config.db.database), STANDBY_SEEN_SECONDS)
+    jobs = _jobs(tx, instance, clock)  # before any statement that may wait on a locked table
     runs = {(report.run.job, report.run.campaign_id): _run_facts(report)
             for report in tx.runs_for_status(hours)}
-    campaigns = _waiting(tx, clock, settings, runs, hours)
+    unreadable: List[str] = []
+    campaigns = _waiting(tx, clock, settings, runs, hours, unreadable)
     shown = [run for run in runs.values() if _worth_showing(run)]
     _add_titles(tx, shown)
-    campaigns += [_run_entry(run) for run in shown]
+    campaigns += [_run_entry(run, clock) for run in shown]
     report = {"database": config.db.describe(), "now": clock.now, "hours": hours,
-              "instance": instance, "campaigns": campaigns}
+              "instance": instance, "jobs": jobs,
+              "unreadable": unreadable, "campaigns": campaigns}
     report["check"] = check(report)
     return report
 
@@ -96,6 +105,18 @@ def _instance(tx: StoreTransaction, name: str, standby_seconds: float) -> Dict[s
             "standby": standby}
 
 
+def _jobs(tx: StoreTransaction, instance: Dict[str, Any], clock: Clock
+          ) -> List[Dict[str, Any]]:
+    """The job health of the instance holding the lock, as it recorded it."""
+    if not instance["held"] or instance["pid"] is None:
+        return []
+    key = InstanceKey(instance["lock_name"], instance["host"], instance["pid"])
+    return [dict(job=row.job, poll_started=row.poll_started, poll_ended=row.poll_ended,
+                 doing=row.doing, last_error=row.last_error, last_error_at=row.last_error_at,
+                 problem=job_problem(job_view(row), clock.now, row.poll_interval))
+            for row in sorted(tx.job_health(key), key=lambda row: JOB_ORDER.get(row.job, 9))]
+
+
 def _run_facts(report: RunReport) -> Dict[str, Any]:
     """A run as the report's plain values (the entries are printed as JSON too)."""
     facts = asdict(report.run)
@@ -106,18 +127,28 @@ def _run_facts(report: RunReport) -> Dict[str, Any]:
 
 
 def _waiting(tx: StoreTransaction, clock: Clock, settings: Settings,
-             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int) -> List[Dict[str, Any]]:
+             runs: Dict[Tuple[str, int], Dict[str, Any]], hours: int,
+             unreadable: List[str]) -> List[Dict[str, Any]]:
     """The campaigns the due queries return within the window: the ones not
-    started yet become entries; the runs of the others are marked unsent."""
+    started yet become entries; the runs of the others are marked unsent. A
+    table that cannot be read now (locked) is named in `unreadable`."""
     ahead = max(hours * 3600, settings.push_ahead_seconds)
     entries = []
     for job in JOBS:
-        for due in tx.due_campaigns(job.name, ahead):
+        try:
+            due_campaigns = tx.due_campaigns(job.name, ahead)
+        except TransientError as error:
+            unreadable.append("%s unreadable (%s)" % (job.table, error))
+            continue
+        for due in due_campaigns:
             run = runs.get((job.name, due.campaign.id))
             if run is not None:
                 run["unsent"] = True
                 if run["state"] == RunState.RETRY:
                     run["title"] = _title(job, due.campaign)
+                    # A retry waits for its send time as any campaign does.
+                    run["late_seconds"] = clock.unix_now - (
+                        due.campaign.columns[job.send_time_field] - settings.push_ahead_seconds)
                 continue
             entries.append(_due_entry(job, due.campaign, clock, settings))
     return entries
@@ -140,11 +171,12 @@ def _due_entry(job: Job, campaign: Campaign, clock: Clock, settings: Settings
 
 
 def _title(job: Job, campaign: Campaign) -> str:
-    """The title its rows get, when the campaign's message can be built."""
+    """The title its rows get, when the campaign's message can be built; else its
+    title column, as the admin backend shows it (a failed campaign has one too)."""
     try:
         return job.delivery(campaign.columns).title
     except CampaignError:
-        return ""
+        return str(campaign.columns.get("title") or "")
 
 
 def _worth_showing(run: Dict[str, Any]) -> bool:
@@ -152,7 +184,7 @@ def _worth_showing(run: Dict[str, Any]) -> bool:
         or bool(run.get("unsent"))
 
 
-def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
+def _run_entry(run: Dict[str, Any], clock: Clock) -> Dict[str, Any]:
     state = run["state"]
     job = JOBS_BY_NAME.get(run["job"])
     entry = {"job": run["job"], "campaign_id": run["campaign_id"],
@@ -161,9 +193,11 @@ def _run_entry(run: Dict[str, Any]) -> Dict[str, Any]:
         "attempts": run["attempts"], "last_error": run["last_error"],
         "started_at": run["started_at"], "finished_at": run["finished_at"],
         "updated_at": run["updated_at"], "idle_seconds": run["idle_seconds"],
-        "duration_seconds": run["duration_seconds"], "problem": _problem(run)}
+        "duration_seconds": run["duration_seconds"], "problem": _problem(run),
+        "requested": run["requested"], "requested_by": run["requested_by"],
+        "requested_at": run["requested_at"]}
     if state == RunState.RUNNING:
-        entry.update(_progress(run))
+        entry.update(_progress(run, clock))
     return entry
 
 
@@ -176,14 +210,22 @@ def _add_titles(tx: StoreTransaction, runs: List[Dict[str, Any]]) -> None:
             run["title"] = Delivery.from_json(run["message"]).title
             continue
         job = JOBS_BY_NAME.get(run["job"])
-        campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        try:
+            campaign = tx.campaign(job.name, run["campaign_id"]) if job else None
+        except TransientError:  # its table is locked: unreadable says so
+            campaign = None
         run["title"] = _title(job, campaign) if job and campaign else ""
 
 
-def _progress(run: Dict[str, Any]) -> Dict[str, Any]:
-    """Rows per second on average since the run started, and the time left at that rate."""
-    seconds = run["running_seconds"] or 0
-    rate = run["written"] / seconds if seconds > 0 else None
+def _progress(run: Dict[str, Any], clock: Clock) -> Dict[str, Any]:
+    """Rows per second on average since the run last started or resumed (not over
+    the time it was cancelled or failed), and the time left at that rate."""
+    if run["resumed_at"] is not None:
+        seconds = (clock.now - run["resumed_at"]).total_seconds()
+        rows = run["written"] - run["written_at_resume"]
+    else:  # a run started before the column existed
+        seconds, rows = run["running_seconds"] or 0, run["written"]
+    rate = rows / seconds if seconds > 0 else None
     left = run["recipients"] - run["written"]
     return {"rows_per_second": round(rate, 1) if rate is not None else None,
             "eta_seconds": round(left / rate) if rate else None}
@@ -193,10 +235,12 @@ def _problem(run: Dict[str, Any]) -> Optional[str]:
     if run["state"] == RunState.RUNNING and (run["idle_seconds"] or 0) > STUCK_SECONDS:
         return "stuck"
     if run["state"] == RunState.RETRY and run.get("unsent") \
-            and (run["idle_seconds"] or 0) > OVERDUE_SECONDS:
+            and min(run["idle_seconds"] or 0, run.get("late_seconds", 0)) > OVERDUE_SECONDS:
         return "overdue"
     if run["state"] in UNSENT_STATES and run.get("unsent"):
         return run["state"]
+    if run["state"] == RunState.DONE and run["recipients"] == 0 and run["recent"]:
+        return SENT_TO_NOBODY
     return None
 
 
@@ -211,8 +255,10 @@ def check(report: Dict[str, Any]) -> Dict[str, Any]:
                 "%s %s" % (entry["job"], entry["campaign_id"]))
     critical = [] if report["instance"]["held"] else [
         "no instance holds the lock %s" % report["instance"]["lock_name"]]
+    critical += [job["problem"] for job in report.get("jobs", ()) if job["problem"]]
     critical += _listed(problems, ("stuck",))
-    warning = _listed(problems, ("overdue",) + UNSENT_STATES)
+    warning = report.get("unreadable", []) + _listed(
+        problems, ("overdue",) + UNSENT_STATES + (SENT_TO_NOBODY,))
     level = CRITICAL if critical else WARNING if warning else OK
     summary = "; ".join(critical + warning) if level != OK else _all_well(report)
     if level != OK and report["instance"]["held"]:
@@ -254,7 +300,9 @@ def render(report: Dict[str, Any]) -> List[str]:
     instance = report["instance"]
     lines = ["message_handling on %s, server time %s" % (report["database"],
                                                          timestamp(report["now"])),
+             "clock     %s" % CLOCKS,
              "instance  %s" % _instance_text(instance), ""]
+    lines += _jobs_text(report)
     by_state: Dict[str, List[Dict[str, Any]]] = {}
     for entry in report["campaigns"]:
         by_state.setdefault(entry["state"], []).append(entry)
@@ -267,6 +315,20 @@ def render(report: Dict[str, Any]) -> List[str]:
         lines.append("")
     lines.append("check     %s" % report["check"]["summary"])
     return lines
+
+
+def _jobs_text(report: Dict[str, Any]) -> List[str]:
+    """The lock holder's job threads: when each last completed a poll, what it does."""
+    if not report.get("jobs"):
+        return []
+    now = report["now"]
+    cells = [[job["job"], "STUCK" if job["problem"] else "ok",
+              "%s ago" % duration((now - job["poll_ended"]).total_seconds())
+              if job["poll_ended"] else "never", job["doing"],
+              cut(job["last_error"] or "-", 60)] for job in report["jobs"]]
+    return (["Jobs of the lock holder:"]
+            + table(("job", "state", "last poll ended", "doing", "last error"), cells)
+            + [""])
 
 
 def _instance_text(instance: Dict[str, Any]) -> str:
@@ -318,7 +380,7 @@ def _waiting_columns(entries: List[Dict[str, Any]]) -> Tuple:
     cells = []
     for e in sorted(entries, key=lambda e: (e.get("due_at") is None, e.get("due_at") or 0)):
         if e["state"] == "retry":
-            send, when = "-", "retry requested %s ago" % duration(e["idle_seconds"])
+            send, when = "-", "%s %s ago" % (_request(e), duration(e["idle_seconds"]))
         elif e["state"] == "due":
             send, when = timestamp(e["send_time"]), "due for %s" % duration(
                 e["waiting_seconds"])
@@ -345,5 +407,13 @@ def _done_columns(entries: List[Dict[str, Any]]) -> Tuple:
 
 def _cancelled_columns(entries: List[Dict[str, Any]]) -> Tuple:
     cells = [_name(e) + ["%s / %s" % (number(e["written"]), number(e["recipients"])),
-                         timestamp(e["finished_at"])] for e in entries]
-    return (("job", "id", "title", "written", "cancelled"), (3,), cells)
+                         timestamp(e["finished_at"]), _request(e)] for e in entries]
+    return (("job", "id", "title", "written", "cancelled", "by"), (3,), cells)
+
+
+def _request(entry: Dict[str, Any]) -> str:
+    """'retry by ops@host-a' (who asked for the last cancel or retry), or 'retry requested'
+    for a request recorded before the columns existed."""
+    if not entry.get("requested_by"):
+        return "%s requested" % entry["state"] if entry["state"] == "retry" else "-"
+    return "%s by %s" % (entry["requested"], entry["requested_by"])

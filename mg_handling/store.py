@@ -18,21 +18,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from mg_handling import targeting
+from mg_handling.errors import CampaignError
 from mg_handling.messages import MESSAGE_PROMOTION, MESSAGE_QUEUE, Delivery
 from mg_handling.queries import Q, read_sql
 from mg_handling.states import FINAL, OPEN, RunState, sql_values
 from mg_handling.targeting import Targeting
 from util.config import DatabaseConfig
 from util.db import (
+    READ_TIMEOUT,
     Database,
     DedicatedConnection,
     MissingTable,
     Outage,
+    QueryError,
     Row,
     Transaction,
+    TransientError,
     run_script,
 )
 
@@ -40,6 +44,9 @@ JOB_NAMES = ("news", "promotion", "activity")
 _DUE = {job: getattr(Q, "due_" + job) for job in JOB_NAMES}
 _CAMPAIGN = {job: getattr(Q, "campaign_" + job) for job in JOB_NAMES}
 _MARK_SENT = {job: getattr(Q, "mark_sent_" + job) for job in JOB_NAMES}
+_MARK_UNSENT = {job: getattr(Q, "mark_unsent_" + job) for job in JOB_NAMES}
+# The code tables of the dimensions that have one (func codes have none).
+CODE_TABLES = {"region": "province_city_code", "industry": "industry_category"}
 _WRITE = {MESSAGE_QUEUE: Q.write_message_queue, MESSAGE_PROMOTION: Q.write_message_promotion}
 # The daemon's columns in a row that also holds a campaign's (queries.sql: run_columns).
 _DAEMON_COLUMN_PREFIX = "mh_"
@@ -65,6 +72,40 @@ PRUNE_ROWS = 10000
 # An audience SELECT (targeting.py) counted or sampled instead of frozen, by `preview`.
 _COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
 _SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
+# mh_campaign_run's columns added since its first version, in order: each has its
+# operations.sql entry add_run_column_<name>, run at start when missing.
+ADDED_RUN_COLUMNS = ("requested", "requested_by", "requested_at", "resumed_at",
+                     "written_at_resume")
+
+# A statement waits this long at most for a table's metadata lock (another session's
+# LOCK TABLES or ALTER TABLE), then fails with error 1205, a TransientError. The
+# daemon's wait ends before its read timeout, so the server ends it (a connection cut
+# by the client would leave the server's thread waiting); an operator command's is
+# short, so that `status` answers while a campaign table is locked.
+DAEMON_LOCK_WAIT = "SET SESSION lock_wait_timeout = 50"
+COMMAND_LOCK_WAIT = "SET SESSION lock_wait_timeout = 5"
+# The audience freeze: the server aborts it after freeze_timeout (MariaDB's
+# max_statement_time, error 1969), and the connection waits this much longer for the
+# answer, so that the server's error, not a cut connection, ends a freeze too long.
+FREEZE_READ_MARGIN = 60
+STATEMENT_TIME_EXCEEDED = 1969
+DEFAULT_FREEZE_TIMEOUT = 3600
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long statements may take (issue 12): the audience freeze, bounded on the
+    server; any other answer of the server (the socket's read timeout); a metadata lock."""
+    freeze_timeout: int = DEFAULT_FREEZE_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+    lock_wait: str = DAEMON_LOCK_WAIT
+    idle_transaction: int = 3600  # seconds: the lease's length for the daemon
+
+    @classmethod
+    def for_command(cls, freeze_timeout: int) -> "Limits":
+        """`preview` counts an audience with the freeze's statement: it may take as long."""
+        return cls(freeze_timeout, freeze_timeout + FREEZE_READ_MARGIN, COMMAND_LOCK_WAIT)
+
 
 
 # ---------------------------------------------------------------- types
@@ -114,6 +155,11 @@ class Run:
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
     updated_at: Optional[datetime]
+    requested: str = ""                      # the last operator request: cancel, retry
+    requested_by: str = ""                   # its OS user@host
+    requested_at: Optional[datetime] = None
+    resumed_at: Optional[datetime] = None    # the last start or resume of the writing
+    written_at_resume: int = 0               # `written` then
 
     @classmethod
     def from_row(cls, row: Row) -> "Run":
@@ -235,8 +281,9 @@ def _lease(tx: Transaction, lock_name: str) -> Optional[Lease]:
 class StoreTransaction:
     """The typed statements of one open transaction."""
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(self, tx: Transaction, limits: Optional[Limits] = None) -> None:
         self._tx = tx
+        self._limits = limits or Limits()
 
     # -- reading campaigns
     def due_campaigns(self, job: str, ahead: int) -> List[DueCampaign]:
@@ -309,9 +356,10 @@ class StoreTransaction:
                         campaign_targeting: Targeting) -> Frozen:
         """Freeze the campaign's recipients into mh_audience, replacing any earlier try."""
         self._tx.execute(Q.clear_audience, {"run_id": run_id})
-        query = self.audience_query(campaign_targeting)
-        fill = targeting.STATEMENTS[query.plan].fills[audience]
-        recipients = self._tx.execute(fill, dict(query.params, run_id=run_id))
+        with self._time_limit(self._limits.freeze_timeout):
+            query = self.audience_query(campaign_targeting)
+            fill = targeting.STATEMENTS[query.plan].fills[audience]
+            recipients = self._tx.execute(fill, dict(query.params, run_id=run_id))
         bounds = self._tx.row(Q.audience_bounds, {"run_id": run_id})
         return Frozen(recipients, query.plan, int(bounds["first_after"]),
                       int(bounds["last_audience_id"]))
@@ -411,6 +459,60 @@ class StoreTransaction:
         """The raw transaction, for the audience statements of targeting.py."""
         return self._tx
 
+    # -- operator commands (issue 13)
+    def unknown_codes(self, campaign_targeting: targeting.Targeting) -> List[str]:
+        """The campaign's codes that no code table holds, as 'region 4403OO (in no
+        province_city_code row)': a typo matches nobody."""
+        unknown = []
+        for dimension, code_table in CODE_TABLES.items():
+            codes = getattr(campaign_targeting, dimension)
+            known = self.known_codes(dimension, codes) if codes else {}
+            unknown += ["%s %s (in no %s row)" % (dimension, code, code_table)
+                        for code in codes if code.lower() not in known]
+        return unknown
+
+    # -- time limits and job health (issue 12)
+    @contextmanager
+    def _time_limit(self, seconds: int) -> Iterator[None]:
+        """The block's statements aborted by the server after `seconds` (MariaDB; on
+        MySQL only the read timeout bounds them), a QueryError that fails the campaign:
+        trying the same freeze again would take as long. After an error the limit stays
+        on the pooled connection: longer than any other statement's read timeout, it
+        changes nothing there."""
+        with self._tx.read_timeout_for(seconds + FREEZE_READ_MARGIN):
+            self._tx.execute(Q.limit_statement_time, {"seconds": seconds})
+            try:
+                yield
+            except TransientError as error:
+                if error.code != STATEMENT_TIME_EXCEEDED:
+                    raise
+                raise QueryError("the audience freeze took longer than [main] freeze_timeout "
+                                 "(%d s): %s" % (seconds, error), error.code) from None
+            self._tx.execute(Q.unlimit_statement_time)
+
+    def job_health(self, key: "InstanceKey") -> List["JobHealth"]:
+        """The job rows of one instance; none when the table does not exist yet."""
+        try:
+            rows = self._tx.all(Q.job_health_of_instance, key.params())
+        except MissingTable as missing:
+            if missing.table != "mh_job_health":
+                raise
+            return []
+        return [JobHealth(row["job"], float(row["poll_interval"]), row["poll_started_at"],
+                          row["poll_ended_at"], row["doing"], row["last_error"],
+                          row["last_error_at"]) for row in rows]
+
+
+    def mark_unsent(self, job: str, campaign_id: int) -> None:
+        """The legacy row due again (the opposite of mark_sent_<job>), for the retry
+        of a campaign that was marked sent with 0 recipients."""
+        self._tx.execute(_MARK_UNSENT[job], {"campaign_id": campaign_id})
+
+    def record_request(self, run_id: int, request: str, by: str) -> None:
+        """Who asked for a cancel or a retry, and when (the server's clock)."""
+        self._tx.execute(Q.record_request, {"run_id": run_id, "request": request,
+                                            "requested_by": by[:255]})
+
 
 # ---------------------------------------------------------------- the store
 
@@ -418,11 +520,13 @@ class Store:
     """A pool of connections to one database, and its one-transaction operations."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None, idle_transaction_seconds: int = 3600
-                 ) -> None:
+                 outage: Optional[Outage] = None, limits: Optional[Limits] = None) -> None:
         self.config = config
+        self.limits = limits or Limits()
         self.db = Database(config, max_connections=max_connections, outage=outage,
-                           session_setup=session_setup(idle_transaction_seconds))
+                           session_setup=session_setup(self.limits.idle_transaction)
+                           + (self.limits.lock_wait,),
+                           read_timeout=self.limits.read_timeout)
 
     @property
     def outage(self) -> Outage:
@@ -431,15 +535,17 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[StoreTransaction]:
         with self.db.transaction() as tx:
-            yield StoreTransaction(tx)
+            yield StoreTransaction(tx, self.limits)
 
     def close(self) -> None:
         self.db.close()
 
     def ensure_schema(self) -> None:
-        """The daemon's own tables, created if missing (never the legacy ones)."""
+        """The daemon's own tables, created if missing and upgraded if older (never
+        the legacy ones)."""
         with self.db.transaction() as tx:
             run_script(tx, read_sql("daemon_schema.sql"))
+        self.upgrade_schema()
 
     def due_campaigns(self, job: str, ahead: int) -> List[DueCampaign]:
         with self.transaction() as tx:
@@ -466,6 +572,95 @@ class Store:
         while deleted == PRUNE_ROWS:
             with self.db.transaction() as tx:
                 deleted = tx.execute(Q.prune_audience, {"run_id": run_id, "limit": PRUNE_ROWS})
+
+    # -- operator commands (issue 13)
+    def unknown_codes(self, job: str, campaign_id: int) -> List[str]:
+        """StoreTransaction.unknown_codes of a campaign's row as it is now."""
+        with self.transaction() as tx:
+            campaign = tx.campaign(job, campaign_id)
+            if campaign is None:
+                return []
+            try:
+                campaign_targeting = targeting.Targeting.from_row(campaign.columns)
+            except CampaignError:  # the row changed since, and is invalid now
+                return []
+            return tx.unknown_codes(campaign_targeting)
+
+    # -- job health (issue 12): each report in a transaction of its own
+    def record_job_health(self, key: "InstanceKey", job: str, report: "HealthReport") -> None:
+        with self.db.transaction() as tx:
+            tx.execute(Q.record_job_health, dict(
+                key.params(), job=job, started=report.started, ended=report.ended,
+                doing=report.doing[:255], error=report.error[:1000] if report.error else None))
+
+    def prune_job_health(self, lock_name: str) -> None:
+        with self.db.transaction() as tx:
+            tx.execute(Q.prune_job_health, {"lock_name": lock_name})
+
+
+    def upgrade_schema(self) -> List[str]:
+        """Add the columns later versions gave mh_campaign_run to a table an older
+        version created (CREATE TABLE IF NOT EXISTS leaves an existing table as it
+        is); the columns added. MySQL 5.7 has no ADD COLUMN IF NOT EXISTS: the
+        missing ones are found in information_schema first (a new table has them
+        all: no ALTER, whose metadata lock would wait for every open transaction)."""
+        with self.db.transaction() as tx:
+            present = {row["name"].lower() for row in tx.all(Q.run_table_columns)}
+        added = [column for column in ADDED_RUN_COLUMNS if column not in present]
+        for column in added:
+            with self.db.transaction() as tx:  # DDL: each commits on its own anyway
+                tx.execute(getattr(Q, "add_run_column_" + column))
+        return added
+
+    def mark_resumed(self, run_id: int) -> None:
+        """A running run taken up again after a stop: where its rate starts."""
+        with self.db.transaction() as tx:
+            tx.execute(Q.mark_resumed, dict(_STATES, run_id=run_id))
+
+    def catalog(self, tables: Sequence[str]) -> Catalog:
+        """information_schema's view of `tables` and of this account (check-config):
+        reads only."""
+        with self.db.transaction() as tx:
+            return _catalog(tx, tables)
+
+
+# ---------------------------------------------------------------- check-config (issue 13)
+
+@dataclass(frozen=True)
+class Catalog:
+    """What information_schema says about the configured database and account."""
+    version: str
+    account: str                                 # CURRENT_USER(): user@host
+    columns: Mapping[str, Mapping[str, str]]     # table -> column (lower case) -> DATA_TYPE
+    privileges: FrozenSet[Tuple[str, str, str]]  # (table or '', column or '', privilege)
+    index_heads: FrozenSet[Tuple[str, str]]      # (table, first column of an index, lower)
+
+    def granted(self, table: str, privilege: str, column: str = "") -> bool:
+        """Held on the server or the database, on the table, or on that column."""
+        return any(key in self.privileges for key in (
+            ("", "", privilege), (table, "", privilege)) + (
+            ((table, column, privilege),) if column else ()))
+
+
+def _grantee(account: str) -> str:
+    """CURRENT_USER()'s user@host as information_schema's GRANTEE: 'user'@'host'."""
+    user, _, host = account.rpartition("@")
+    return "'%s'@'%s'" % (user, host)
+
+
+def _catalog(tx: Transaction, tables: Sequence[str]) -> Catalog:
+    server = tx.row(Q.check_server)
+    account = str(server["account"])
+    columns: Dict[str, Dict[str, str]] = {}
+    for row in tx.all(Q.check_columns, {"tables": tuple(tables)}):
+        columns.setdefault(row["table_name"], {})[row["column_name"].lower()] = \
+            row["data_type"].lower()
+    privileges = frozenset((row["table_name"], row["column_name"], row["privilege"])
+                           for row in tx.all(Q.check_privileges,
+                                             {"grantee": _grantee(account)}))
+    heads = frozenset((row["table_name"], row["column_name"].lower())
+                      for row in tx.all(Q.check_index_heads, {"tables": tuple(tables)}))
+    return Catalog(str(server["version"]), account, columns, privileges, heads)
 
 
 # ---------------------------------------------------------------- the lease's connection
@@ -506,3 +701,39 @@ class LeaseConnection:
 
     def close(self) -> None:
         self._connection.close()
+
+
+# ---------------------------------------------------------------- job health (issue 12)
+
+@dataclass(frozen=True)
+class InstanceKey:
+    """One daemon process, as mh_job_health keys its rows."""
+    lock_name: str
+    host: str
+    pid: int
+    poll_interval: float = 0.0
+
+    def params(self) -> Dict[str, Any]:
+        return {"lock_name": self.lock_name, "host": self.host, "pid": self.pid,
+                "poll_interval": self.poll_interval}
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """What a job thread reports: a poll started or ended now, what it does, an error."""
+    doing: str
+    started: bool = False
+    ended: bool = False
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class JobHealth:
+    """A row of mh_job_health (times from the server's clock)."""
+    job: str
+    poll_interval: float
+    poll_started: Optional[datetime]
+    poll_ended: Optional[datetime]
+    doing: str
+    last_error: Optional[str]
+    last_error_at: Optional[datetime]

@@ -107,10 +107,13 @@ def stuck_limit(poll_interval: float) -> float:
 
 
 def job_problem(job: JobView, now: datetime, poll_interval: float) -> Optional[str]:
-    """Why the job is unhealthy (stuck on a statement, or its thread dead), or None."""
-    if job.poll_ended is None:
-        return "job %s has not completed a poll yet (doing: %s)" % (job.name, job.doing)
-    silent = (now - job.poll_ended).total_seconds()
+    """Why the job is unhealthy (stuck on a statement, or its thread dead), or None.
+    Before its first poll ends, the time counts from that poll's start: a daemon
+    that just started, or whose first poll sends a campaign, is not stuck yet."""
+    last = job.poll_ended or job.poll_started
+    if last is None:
+        return "job %s has not started polling (doing: %s)" % (job.name, job.doing)
+    silent = (now - last).total_seconds()
     if silent > stuck_limit(poll_interval):
         return "job %s has not completed a poll for %s (doing: %s)" % (
             job.name, duration(silent), job.doing)
@@ -202,7 +205,7 @@ def _job_row(job: JobView, snapshot: PageSnapshot) -> str:
 def _jobs_section(snapshot: PageSnapshot) -> str:
     rows = "".join(_job_row(job, snapshot) for job in snapshot.jobs)
     return ('<section><h2>Jobs</h2><p class="muted">A job is stuck when it has not completed '
-            'a poll for %s (3 &times; poll_interval, at least %d s).</p>'
+            'a poll nor committed a chunk for %s (3 &times; poll_interval, at least %d s).</p>'
             "<table><thead><tr><th>Job</th><th>State</th><th>Last poll started</th>"
             "<th>Last poll ended</th><th>Doing</th><th>Last error</th></tr></thead>"
             "<tbody>%s</tbody></table></section>"

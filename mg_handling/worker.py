@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Optional, Tuple
 
 from mg_handling.engine import FanOut, PollResult
 from mg_handling.job import Job
 from mg_handling.lock import LockLost
 from mg_handling.states import RunState
-from util.db import DatabaseUnavailable, TransientError
+from util.db import ACCESS_DENIED, DatabaseUnavailable, MissingTable, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,38 @@ class Heartbeat:
         self.since = time.monotonic()
 
 
+class Trouble:
+    """A problem that lasts until someone fixes it (a platform table renamed or
+    dropped, the login refused): one ERROR line when it starts, one INFO line when
+    it ends, nothing at the retries between (no traceback: the line says it all).
+    The thread name (the job's) starts each line."""
+
+    def __init__(self) -> None:
+        self._fixed: Optional[str] = None  # the INFO line of the problem going on
+
+    def started(self, problem: str, fixed: str) -> None:
+        if self._fixed != fixed:
+            logger.error("%s; this job sends nothing until that is fixed, polling again "
+                         "with backoff (at most every 60 s)", problem)
+            self._fixed = fixed
+
+    def ended(self) -> None:
+        if self._fixed is not None:
+            logger.info("%s; polling as usual", self._fixed)
+            self._fixed = None
+
+
+def _lasting(error: Exception) -> Optional[Tuple[str, str]]:
+    """(problem, its end) for an error that lasts until fixed, else None."""
+    if isinstance(error, MissingTable):
+        return ("the table %s is missing (renamed or dropped?)" % error.table,
+                "the table %s is back" % error.table)
+    if isinstance(error, DatabaseUnavailable) and error.code in ACCESS_DENIED:
+        return ("the database refuses the login: %s" % error,
+                "the database accepts the login again")
+    return None
+
+
 class Backoff:
     """Capped exponential delays: 1, 2, 4, ... up to `cap` seconds."""
 
@@ -62,19 +95,24 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     backoff = Backoff()
     heartbeat = Heartbeat(job)
     prune = True  # done runs' audiences to delete: an earlier run's first, then after polls
+    trouble = Trouble()
     troubled = False  # a transient error is logged once per episode, not per retry
     while not stop.is_set():
         if not fanout.lock.may_write():
+            fanout.watch.waiting_for_lock(job)
             stop.wait(1.0)
             continue
         try:
-            result = fanout.poll(job)
+            result = _watched_poll(job, fanout)
             prune = prune or bool(result.outcomes.get(RunState.DONE))
             if prune:
                 fanout.prune_leftover_audiences(job)
                 prune = False
-        except DatabaseUnavailable:
-            delay = backoff.next()  # logged once for the whole outage by util.db.Outage
+        except (MissingTable, DatabaseUnavailable) as error:
+            delay = backoff.next()  # an outage is logged once by util.db.Outage
+            lasting = _lasting(error)
+            if lasting:
+                trouble.started(*lasting)
         except LockLost as lost:
             logger.warning("%s: %s; paused until the lease is held again", job.name, lost)
             delay = 1.0
@@ -92,6 +130,19 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
                 logger.info("%s: polling works again", job.name)
                 troubled = False
             backoff.reset()
+            trouble.ended()
             heartbeat.polled(result)
             delay = poll_interval
         stop.wait(delay)
+
+
+def _watched_poll(job: Job, fanout: FanOut) -> PollResult:
+    """One poll, reported to the job's health (its start, its end or its error)."""
+    fanout.watch.poll_started(job)
+    try:
+        result = fanout.poll(job)
+    except BaseException as error:
+        fanout.watch.poll_failed(job, error)
+        raise
+    fanout.watch.poll_finished(job)
+    return result

@@ -309,7 +309,9 @@ def sent(db, job, campaign):
 
 
 LINE = re.compile(r"^\S+ (?P<level>[A-Z]+) (?P<thread>\S+) (?P<message>.*)$")
-CAMPAIGN = re.compile(r"\b(?P<job>\w+) campaign (?P<id>\d+) \((?P<table>\w+) id (?P=id)\)")
+# In a job's own thread the line names the job once, by the thread name: the message
+# starts 'campaign 4 (sns_qa_push_setting id 4)'; elsewhere 'news campaign 4 (...)'.
+CAMPAIGN = re.compile(r"\bcampaign (?P<id>\d+) \((?P<table>\w+) id (?P=id)\)")
 
 
 def log_lines(config, level=None):

@@ -1,9 +1,11 @@
 """Driver errors are sorted at the boundary: outage, transient, or the campaign's fault."""
+import os
+
 import pymysql
 import pytest
 
 from testkit.db import connect
-from util.db import DatabaseUnavailable, QueryError, TransientError, translate
+from util.db import ACCESS_DENIED, DatabaseUnavailable, QueryError, TransientError, translate
 
 
 def raised_by(sql, *params):
@@ -55,3 +57,22 @@ def test_access_denied_says_authentication_failed_without_the_password():
     error = translate(caught.value)
     assert isinstance(error, DatabaseUnavailable)
     assert str(error).startswith("authentication failed") and "Zz-topsecret-1" not in str(error)
+
+
+def test_a_unix_socket_account_over_tcp_is_an_authentication_failure():
+    """MariaDB answers 1698, not 1045, for an account of unix_socket authentication."""
+    account = "mh_test_sock_%d" % os.getpid()
+    admin = connect()
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("CREATE USER %s@'127.0.0.1' IDENTIFIED VIA unix_socket", [account])
+        with pytest.raises(pymysql.err.MySQLError) as caught:
+            pymysql.connect(host="127.0.0.1", user=account, password="", connect_timeout=2)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute("DROP USER IF EXISTS %s@'127.0.0.1'", [account])
+        admin.close()
+    error = translate(caught.value)
+    assert error.code == 1698 and error.code in ACCESS_DENIED
+    assert isinstance(error, DatabaseUnavailable)
+    assert str(error).startswith("authentication failed")

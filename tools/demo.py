@@ -8,7 +8,10 @@ Run from anywhere as a plain script (`.venv/bin/python tools/demo.py`):
 2. recreates that database, loads testkit/legacy_schema.sql and the
    demo data of tools/demo_data.py (3000 users, one due and one not-yet-due
    campaign per kind);
-3. runs `main.py --once --env database_demo` from the repo root;
+3. runs `main.py --once --env database_demo` from the repo root; when
+   [main] metrics_port is set, runs the daemon long-running instead and prints
+   the status page's address, until the due campaigns are settled and then
+   Ctrl-C (or at once when stdin is not a terminal);
 4. prints the daemon's bookkeeping (mh_campaign_run) per campaign, the rows
    of message_queue / message_promotion by type, and a few samples.
 
@@ -27,6 +30,7 @@ import pymysql  # noqa: E402
 from demo_data import load_demo_data  # noqa: E402  (beside this script: sys.path[0])
 
 from mg_handling.commands import display_width  # noqa: E402
+from mg_handling.states import RunState  # noqa: E402
 from testkit.db import recreate_database  # noqa: E402
 from util.config import ConfigError, load_config  # noqa: E402
 
@@ -186,6 +190,47 @@ def run_daemon(command=None, cwd: str = ROOT) -> int:
     return status
 
 
+def run_daemon_with_page(config, campaigns) -> int:
+    """The daemon long-running, its status page's address printed; stopped (SIGTERM,
+    by its pid) once the due campaigns are settled and the operator pressed Ctrl-C."""
+    command = [sys.executable, "main.py", "--env", ENV]
+    heading("running: %s" % " ".join(["python"] + command[1:]))
+    print("  status page: http://%s:%d/   (/healthz, /metrics)"
+          % (config.metrics_address, config.metrics_port))
+    sys.stdout.flush()
+    process = subprocess.Popen(command, cwd=ROOT)
+    try:
+        wait_for_settled(config.db, sum(1 for c in campaigns if c["due"]), process)
+        if sys.stdin.isatty() and process.poll() is None:
+            print("  the due campaigns are settled; Ctrl-C stops the daemon")
+            while process.poll() is None:
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        print()
+    finally:
+        if process.poll() is None:
+            process.terminate()
+        status = process.wait()
+    return status
+
+
+def wait_for_settled(db, due: int, process, timeout: float = 300) -> None:
+    connection = connect(db, db.database, autocommit=True)
+    deadline = time.time() + timeout
+    try:
+        while process.poll() is None and time.time() < deadline:
+            with connection.cursor() as cursor:
+                if _table_exists(cursor, RUN_TABLE):
+                    cursor.execute("SELECT COUNT(*) FROM mh_campaign_run"
+                                   " WHERE state NOT IN (%s, %s)",
+                                   (RunState.PENDING.value, RunState.RUNNING.value))
+                    if cursor.fetchone()[0] >= due:
+                        return
+            time.sleep(0.5)
+    finally:
+        connection.close()
+
+
 # ---------------------------------------------------------------- report
 
 def _table_exists(cursor, table: str) -> bool:
@@ -282,7 +327,10 @@ def main() -> int:
         recreate_demo_database(config.db)
         summary = fill_database(config.db)
         print_summary(config.db, summary, time.time() - started)
-        status = run_daemon()
+        if config.metrics_port:
+            status = run_daemon_with_page(config, summary["campaigns"])
+        else:
+            status = run_daemon()
         report(config.db, summary["campaigns"])
     except DemoError as error:
         print(error, file=sys.stderr)

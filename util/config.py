@@ -6,6 +6,7 @@ the reason, so that the daemon fails at start instead of at the first poll.
 from __future__ import annotations
 
 import configparser
+import ipaddress
 import logging
 import os
 import stat
@@ -83,6 +84,9 @@ class Config:
     lock_timeout: float
     db: DatabaseConfig
     world_readable: bool
+    metrics_port: int = 0  # 0: no status page, /healthz or /metrics
+    metrics_address: str = "127.0.0.1"
+    freeze_timeout: int = 3600  # seconds the audience freeze may run
 
 
 def _boolean(text: str) -> bool:
@@ -93,15 +97,6 @@ def _boolean(text: str) -> bool:
     return values[text.lower()]
 
 
-def _at_least_seconds(minimum: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        value = float(text)
-        if value < minimum:
-            raise ValueError("must be at least %g seconds" % minimum)
-        return value
-    return parse
-
-
 def _positive_number(text: str) -> float:
     value = float(text)
     if not value > 0:
@@ -109,11 +104,12 @@ def _positive_number(text: str) -> float:
     return value
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = int(text)
+def _at_least(minimum: float, number: Callable[[str], Any] = int,
+              unit: str = "") -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = number(text)
         if value < minimum:
-            raise ValueError("must be at least %d" % minimum)
+            raise ValueError("must be at least %g%s" % (minimum, unit))
         return value
     return parse
 
@@ -144,18 +140,36 @@ def _port(text: str) -> int:
     return value
 
 
+def _port_or_off(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 65536:
+        raise ValueError("must be between 1 and 65535, or 0 (off)")
+    return value
+
+
+def _ip_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise ValueError("%r is not an IP address (e.g. 127.0.0.1, 0.0.0.0, ::1)"
+                         % text) from None
+
+
 # key -> (parser, default); None as default means the key is required.
 MAIN_KEYS: Dict[str, tuple] = {
     "env": (_non_empty, None),
     "poll_interval": (_positive_number, "8"),
-    "push_ahead_seconds": (_int_at_least(0), "150"),
-    "batch_size": (_int_at_least(1), "10000"),
-    "max_lateness_seconds": (_int_at_least(0), "0"),
-    "max_rows_per_second": (_int_at_least(0), "0"),
+    "push_ahead_seconds": (_at_least(0), "150"),
+    "batch_size": (_at_least(1), "10000"),
+    "max_lateness_seconds": (_at_least(0), "0"),
+    "max_rows_per_second": (_at_least(0), "0"),
     "log_file": (_non_empty, "pushing.log"),
     "log_level": (_log_level, "INFO"),
     "standby": (_boolean, "false"),
-    "lock_timeout": (_at_least_seconds(3.0), "30"),
+    "lock_timeout": (_at_least(3.0, float, " seconds"), "30"),
+    "metrics_port": (_port_or_off, "0"),
+    "metrics_address": (_ip_address, "127.0.0.1"),
+    "freeze_timeout": (_at_least(1), "3600"),
 }
 DATABASE_KEYS: Dict[str, tuple] = {
     "host": (_non_empty, None),
@@ -235,6 +249,8 @@ def load_config(path: str, env: Optional[str] = None) -> Config:
         log_file=os.path.abspath(log_file), log_level=main["log_level"],
         standby=main["standby"], lock_timeout=main["lock_timeout"], db=db,
         world_readable=bool(mode & (stat.S_IRGRP | stat.S_IROTH)),
+        metrics_port=main["metrics_port"], metrics_address=main["metrics_address"],
+        freeze_timeout=main["freeze_timeout"],
     )
 
 

@@ -5,6 +5,11 @@ drops the lock when the process ends however it ends, so a file left behind
 by a crash or a kill -9 is stale and simply taken over, and a live daemon is
 recognised even when its pid was reused. Every path must be absolute: the
 daemon changes directory before it runs.
+
+The process the operator started does not return at once: it waits on a pipe
+for the detached daemon's first word (StartReport: it runs, or the one line
+saying why it cannot) and exits with that status, so `--daemon` never answers
+0 for a daemon that stopped at its start.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NoReturn, Optional
 
 import daemon
 
@@ -105,10 +110,63 @@ def _read_pid(fd: int) -> Optional[int]:
     return int(text) if text.isdigit() else None
 
 
+class StartReport:
+    """The detached daemon's one word to the process that started it: an exit code
+    and a line, sent once (later calls do nothing)."""
+
+    def __init__(self, fd: Optional[int]) -> None:
+        self._fd = fd
+
+    def __call__(self, code: int, message: str) -> None:
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            os.write(fd, ("%d %s\n" % (code, " ".join(message.split()))).encode("utf-8"))
+        except OSError:
+            pass  # the starting process was killed: nobody is left to tell
+        finally:
+            os.close(fd)
+
+
+class Detached:
+    """The detached process: python-daemon's context and the report to the starter."""
+
+    def __init__(self, context: daemon.DaemonContext, report: StartReport) -> None:
+        self.context = context
+        self.report = report
+
+    def close(self, code: int = 0) -> None:
+        """Leaving: a start that never reported says at least its exit status."""
+        self.report(code, "the daemon stopped during its start (exit status %d): see the "
+                          "log" % code)
+        self.context.close()
+
+
+def _wait_for_report(read_fd: int) -> NoReturn:
+    """In the process the operator started: the daemon's word, printed, is our exit."""
+    try:
+        with os.fdopen(read_fd, "rb") as pipe:
+            line = pipe.readline().decode("utf-8", "replace").strip()
+    except KeyboardInterrupt:  # Ctrl-C stops the waiting, not the daemon
+        line = "130 interrupted while waiting for the daemon's start; it goes on: see the log"
+    code_text, _, message = line.partition(" ")
+    if not code_text.isdigit():
+        code, message = 2, "the daemon ended before it could start (no word from it): see " \
+                           "the log"
+    else:
+        code = int(code_text)
+    print("message_handling: %s" % message, file=sys.stdout if code == 0 else sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # python-daemon's parents leave the same way: nothing of ours to clean
+
+
 def detach(pid_file: str, working_directory: str, stop: threading.Event,
            announce: str = "",
-           on_hangup: Optional[Callable[[int, Any], None]] = None) -> daemon.DaemonContext:
+           on_hangup: Optional[Callable[[int, Any], None]] = None) -> Detached:
     """Become a daemon; returns in the detached process, with the pid file written.
+    The calling process waits for the daemon's StartReport and exits with it.
     `announce` is printed once the pid file is known to be free. SIGTERM and
     SIGINT set `stop` (the job threads finish their transaction); python-daemon's
     own SIGTERM handler would raise SystemExit in the main thread only. SIGHUP
@@ -124,18 +182,29 @@ def detach(pid_file: str, working_directory: str, stop: threading.Event,
     def request_stop(signum: int, frame: Any) -> None:
         stop.set()
 
+    read_fd, write_fd = os.pipe()
+    if os.fork():
+        os.close(write_fd)
+        _wait_for_report(read_fd)
+    os.close(read_fd)
     context = daemon.DaemonContext(
         working_directory=os.path.abspath(working_directory), umask=UMASK, pidfile=pidfile,
-        detach_process=True, prevent_core=True,
+        detach_process=True, prevent_core=True, files_preserve=[write_fd],
         signal_map={signal.SIGTERM: request_stop, signal.SIGINT: request_stop,
                     signal.SIGHUP: on_hangup, signal.SIGTSTP: None, signal.SIGTTIN: None,
                     signal.SIGTTOU: None})
-    context.open()
-    return context
+    report = StartReport(write_fd)
+    try:
+        context.open()
+    except BaseException as error:  # e.g. the pid file taken in between
+        report(2, "cannot detach: %s" % error)
+        raise
+    return Detached(context, report)
 
 
-def log_detached(context: daemon.DaemonContext) -> None:
+def log_detached(detached: Detached) -> None:
     """Once logging works: how the daemon was detached, and a stale pid file taken over."""
+    context = detached.context
     pidfile = context.pidfile
     if pidfile.stale_pid is not None:
         logger.warning("pid file %s named pid %d, which no longer runs: taken over",

@@ -16,7 +16,7 @@ import logging
 import re
 import threading
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pymysql
 from dbutils.pooled_db import PooledDB
@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 CONNECTION_ERRORS = {
     1040,  # too many connections
     1045,  # access denied (a password change or a server being set up)
+    1698,  # access denied to a user of unix_socket authentication (MariaDB)
     1053,  # server shutdown in progress
     1077,  # normal shutdown
     1129,  # host blocked
@@ -64,8 +65,9 @@ NODE_NOT_READY = {
     1047,  # WSREP has not yet prepared node for application use
     1180,  # error during COMMIT: not connected to the primary component
 }
-# The account is refused (1698: unix_socket authentication of an unknown user).
-AUTHENTICATION_FAILED = {1045, 1698}
+# A wrong account or password: a configuration error, never reported as an outage.
+ACCESS_DENIED = frozenset({1045, 1698})
+SERVER_LOST = 2013
 NO_SUCH_TABLE = 1146
 _MISSING_TABLE_NAME = re.compile(r"Table '(?:[^'.]*\.)?([^']*)' doesn't exist")
 
@@ -86,6 +88,11 @@ class TransientError(DatabaseError):
     """A deadlock, a lock wait timeout, a read-only or full server: retry later."""
 
 
+class ReadTimeout(TransientError):
+    """The server did not answer within the connection's read timeout; the
+    connection is closed (the pool opens a new one)."""
+
+
 class QueryError(DatabaseError):
     """The server refused a statement (bad data, bad SQL): retrying won't help."""
 
@@ -103,13 +110,13 @@ def translate(error: Exception) -> DatabaseError:
     code = error.args[0] if error.args and isinstance(error.args[0], int) else None
     text = str(error.args[1]) if len(error.args) > 1 else str(error)
     message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
-    if code in AUTHENTICATION_FAILED:
+    if code in ACCESS_DENIED:
         message = "authentication failed: " + message
     if code in TRANSIENT_ERRORS or (code is not None and 0 < code < 1000):
         # Codes below 1000 are the server's own file errors (a temporary file it
         # could not write or delete): its trouble, not the campaign's.
         return TransientError(message, code)
-    if code in CONNECTION_ERRORS or code in NODE_NOT_READY or code in AUTHENTICATION_FAILED \
+    if code in CONNECTION_ERRORS or code in NODE_NOT_READY or code in ACCESS_DENIED \
             or isinstance(error, pymysql.err.InterfaceError):
         return DatabaseUnavailable(message, code)
     if isinstance(error, pymysql.err.OperationalError) and (code is None or code >= 2000):
@@ -120,22 +127,44 @@ def translate(error: Exception) -> DatabaseError:
     return QueryError(message, code)
 
 
-def connect_kwargs(config: DatabaseConfig) -> Dict[str, Any]:
-    """PyMySQL connection arguments for a database section, the host aside. The
-    password goes as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail
-    on Chinese."""
+CONNECT_TIMEOUT = 5
+# A statement of the daemon answers within seconds (a chunk of 10,000 rows: 0.1 s;
+# a row lock wait ends at innodb_lock_wait_timeout, 50 s by default). The one long
+# statement, the audience freeze, raises its own connection's limit (read_timeout_for).
+READ_TIMEOUT = 60.0
+WRITE_TIMEOUT = 60.0
+
+
+def translate_statement(error: Exception) -> DatabaseError:
+    """A statement's error: a read that timed out is the statement's trouble (stuck on
+    a lock, say), not the server's absence, which the next connection shows if so.
+    (In the handshake the same timeout means an unreachable server: translate.)"""
+    text = str(error.args[1]) if len(error.args) > 1 else str(error)
+    if error.args and error.args[0] == SERVER_LOST and "timed out" in text:
+        return ReadTimeout("no answer from the server within the read timeout: MySQL error "
+                           "%d: %s" % (SERVER_LOST, text), SERVER_LOST)
+    return translate(error)
+
+
+def connect_kwargs(config: DatabaseConfig, read_timeout: float = READ_TIMEOUT
+                   ) -> Dict[str, Any]:
+    """PyMySQL connection arguments for a database section, the host aside (Nodes
+    picks it). The password goes
+    as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail on Chinese.
+    `read_timeout` bounds the wait for each answer of the server: a statement
+    stuck longer (on a table lock, or a server that stopped answering) fails with
+    ReadTimeout instead of holding its thread for ever."""
     return dict(user=config.user, password=config.password.encode("utf-8"),
                 database=config.database, charset=config.charset, autocommit=False,
-                connect_timeout=CONNECT_TIMEOUT)
+                connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
+                write_timeout=WRITE_TIMEOUT)
 
-
-CONNECT_TIMEOUT = 5
 
 
 class Connection(pymysql.connections.Connection):
     """connect_timeout bounds the whole handshake: PyMySQL applies it to the TCP
     connect only, and a server that accepts but never greets would hang the
-    daemon (and its SIGTERM) for good. Statements still read without a timeout."""
+    daemon (and its SIGTERM) for good. Statements then read with read_timeout."""
 
     def connect(self, sock: Any = None) -> None:
         read_timeout: Optional[float] = self.__dict__["_read_timeout"]
@@ -195,7 +224,7 @@ class Nodes:
             try:
                 connection = Connection(host=host, port=port, **self._kwargs)
             except pymysql.err.MySQLError as error:
-                if len(nodes) == 1 or _code(error) in AUTHENTICATION_FAILED:
+                if len(nodes) == 1 or _code(error) in ACCESS_DENIED:
                     raise  # the account is wrong everywhere: no node to try
                 failures.append("%s: %s" % (node_name(host, port), error))
                 continue
@@ -233,23 +262,41 @@ def _code(error: Exception) -> Optional[int]:
 
 
 class Outage:
-    """Logs one WARNING when the database becomes unreachable, one INFO when it is back."""
+    """Logs one WARNING when the database becomes unreachable, one INFO when it is back.
+    `where` (host:port/database, never the password) goes into the WARNING: a port
+    left out reads the same as the default one. A refused login is no outage: the
+    server answered; whoever gets the error reports it as the configuration error
+    it is."""
 
-    def __init__(self) -> None:
+    def __init__(self, where: str = "",
+                 on_change: Optional[Callable[[bool], None]] = None) -> None:
+        """`on_change(up)` is called when the database goes down (False) and when it
+        is back (True), e.g. for a metric."""
+        self.where = where
         self._lock = threading.Lock()
         self._since: Optional[str] = None
+        self._on_change = on_change
 
     def failed(self, error: DatabaseError) -> None:
+        if error.code in ACCESS_DENIED:
+            return
         with self._lock:
             if self._since is None:
                 self._since = str(error)
-                logger.warning("database unreachable: %s", error)
+                logger.warning("database unreachable: %s%s", error,
+                               " (%s)" % self.where if self.where else "")
+                self._changed(False)
 
     def recovered(self) -> None:
         with self._lock:
             if self._since is not None:
                 self._since = None
                 logger.info("database reachable again")
+                self._changed(True)
+
+    def _changed(self, up: bool) -> None:
+        if self._on_change is not None:
+            self._on_change(up)
 
     @property
     def down(self) -> bool:
@@ -272,7 +319,7 @@ class Transaction:
             with self._connection.cursor() as cursor:
                 return int(cursor.execute(sql, params))
         except pymysql.err.MySQLError as error:
-            raise translate(error) from None
+            raise translate_statement(error) from None
 
     def all(self, sql: str, params: Any = None) -> List[Row]:
         try:
@@ -280,11 +327,23 @@ class Transaction:
                 cursor.execute(sql, params)
                 return list(cursor.fetchall())
         except pymysql.err.MySQLError as error:
-            raise translate(error) from None
+            raise translate_statement(error) from None
 
     def one(self, sql: str, params: Any = None) -> Optional[Row]:
         rows = self.all(sql, params)
         return rows[0] if rows else None
+
+    @contextmanager
+    def read_timeout_for(self, seconds: float) -> Iterator[None]:
+        """The statements of the block may take `seconds` to answer (the connection's
+        read timeout, for one long statement); the usual one again afterwards."""
+        driver = _driver_connection(self._connection)
+        usual = driver._read_timeout
+        driver._read_timeout = seconds  # PyMySQL applies it to the socket at each read
+        try:
+            yield
+        finally:
+            driver._read_timeout = usual
 
     def row(self, sql: str, params: Any = None) -> Row:
         """A statement that returns a row whenever it succeeds (an aggregate, a
@@ -295,16 +354,26 @@ class Transaction:
         return found
 
 
+def _driver_connection(connection: Any) -> Connection:
+    """The PyMySQL connection under DBUtils' wrappers (a pooled connection wraps a
+    steady one, which wraps the driver's, each as `_con`)."""
+    while not isinstance(connection, Connection):
+        connection = connection._con
+    return connection
+
+
 class Database:
     """A pool of connections to one database section. When the database is lost
     (or its node is not ready) the pool is rebuilt, so that every connection goes
     again through Nodes, to the first usable node."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None, session_setup: Sequence[str] = ()) -> None:
+                 outage: Optional[Outage] = None, session_setup: Sequence[str] = (),
+                 read_timeout: float = READ_TIMEOUT) -> None:
         self.config = config
-        self.outage = outage or Outage()
-        self._nodes = Nodes(config)
+        self.outage = outage or Outage(config.describe())
+        self._nodes = Nodes(config, read_timeout=read_timeout,
+                            write_timeout=WRITE_TIMEOUT)
         self._settings = dict(maxconnections=max_connections, maxcached=max_connections,
                               blocking=True, setsession=list(session_setup), ping=1,
                               reset=True)

@@ -24,6 +24,14 @@ CREATE TABLE IF NOT EXISTS mh_campaign_run (
   started_at datetime NULL,
   finished_at datetime NULL,
   updated_at datetime NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  -- Added in 2.0 (issue 13); a table of an older version gets them at start
+  -- (operations.sql: add_run_column_*): who asked for the last cancel or retry,
+  -- and where the writing last (re)started, for the rate `status` shows.
+  requested varchar(16) NOT NULL DEFAULT '',
+  requested_by varchar(255) NOT NULL DEFAULT '',
+  requested_at datetime NULL,
+  resumed_at datetime NULL,
+  written_at_resume int NOT NULL DEFAULT 0,
   PRIMARY KEY (id),
   UNIQUE KEY job_campaign (job, campaign_id),
   KEY state (state, job)
@@ -64,4 +72,26 @@ CREATE TABLE IF NOT EXISTS mh_standby (
   since datetime NOT NULL,
   seen_at datetime NOT NULL,
   PRIMARY KEY (lock_name, holder)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- What each job thread of each instance is doing (issue 12): written by the job
+-- itself at the start and end of its polls and while it writes a campaign, in
+-- small transactions of its own; read by `status` and the status page. A job
+-- of the lock holder whose poll_ended_at is older than max(3 x poll_interval,
+-- 60 s) is stuck (mg_handling/web.py: stuck_limit). Rows of instances gone for a
+-- day are deleted at start.
+CREATE TABLE IF NOT EXISTS mh_job_health (
+  lock_name varchar(64) NOT NULL,
+  host varchar(255) NOT NULL,
+  pid int NOT NULL,
+  job varchar(16) NOT NULL,
+  poll_interval double NOT NULL,
+  poll_started_at datetime NULL,
+  poll_ended_at datetime NULL,
+  doing varchar(255) NOT NULL DEFAULT '',
+  last_error varchar(1000) NULL,
+  last_error_at datetime NULL,
+  updated_at datetime NOT NULL,
+  PRIMARY KEY (lock_name, host, pid, job),
+  KEY updated_at (updated_at)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;

@@ -110,3 +110,86 @@ WHERE id = %(run_id)s;
 -- Keeps written and resume_after: a run that wrote chunks goes on from there.
 -- name: request_retry
 UPDATE mh_campaign_run SET state = %(retry)s, updated_at = NOW() WHERE id = %(run_id)s;
+
+-- ---------------------------------------------------------------- operator commands (issue 13)
+
+-- Who asked for a cancel or a retry (OS user@host), and when.
+-- name: record_request
+UPDATE mh_campaign_run
+SET requested = %(request)s, requested_by = %(requested_by)s, requested_at = NOW()
+WHERE id = %(run_id)s;
+
+-- The retry of a campaign marked sent with 0 recipients (nothing was written, so
+-- nothing can be doubled) makes its legacy row due again: the opposite of
+-- mark_sent_<job>, with the values the admin backend gives a new campaign
+-- (news status 1, promotion status 1 "to send", activity push_state 1).
+-- name: mark_unsent_news
+UPDATE sns_qa_push_setting SET status = 1 WHERE id = %(campaign_id)s AND status = 2;
+
+-- name: mark_unsent_promotion
+UPDATE sys_user_promotion SET status = 1 WHERE id = %(campaign_id)s AND status = 2;
+
+-- name: mark_unsent_activity
+UPDATE operation_activity SET push_state = 1, push_count = 0
+WHERE id = %(campaign_id)s AND push_state = 2;
+
+-- A running run taken up again by a daemon that started since (the engine):
+-- `status` computes its rate from here, not over the time the daemon was down.
+-- name: mark_resumed
+UPDATE mh_campaign_run SET resumed_at = NOW(), written_at_resume = written
+WHERE id = %(run_id)s AND state = %(running)s;
+
+-- The schema upgrade at start (Store.upgrade_schema): mh_campaign_run's columns,
+-- then each column added since the first version that is missing, one
+-- statement each (MySQL 5.7 has no ADD COLUMN IF NOT EXISTS).
+-- name: run_table_columns
+SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'mh_campaign_run';
+
+-- name: add_run_column_requested
+ALTER TABLE mh_campaign_run ADD COLUMN requested varchar(16) NOT NULL DEFAULT '';
+
+-- name: add_run_column_requested_by
+ALTER TABLE mh_campaign_run ADD COLUMN requested_by varchar(255) NOT NULL DEFAULT '';
+
+-- name: add_run_column_requested_at
+ALTER TABLE mh_campaign_run ADD COLUMN requested_at datetime NULL;
+
+-- name: add_run_column_resumed_at
+ALTER TABLE mh_campaign_run ADD COLUMN resumed_at datetime NULL;
+
+-- name: add_run_column_written_at_resume
+ALTER TABLE mh_campaign_run ADD COLUMN written_at_resume int NOT NULL DEFAULT 0;
+
+-- check-config (mg_handling/checkconfig.py): information_schema only, nothing
+-- written. The server and the account as the server sees it (CURRENT_USER() is
+-- the account the grants name, which may differ from the user given).
+-- name: check_server
+SELECT VERSION() AS version, CURRENT_USER() AS account;
+
+-- name: check_columns
+SELECT TABLE_NAME AS table_name, COLUMN_NAME AS column_name, DATA_TYPE AS data_type
+FROM information_schema.COLUMNS
+WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN %(tables)s;
+
+-- The account's privileges that reach this database: on the server, on the
+-- database (a grant on a pattern such as `db\_%` counts), on a table, on a column.
+-- name: check_privileges
+SELECT '' AS table_name, '' AS column_name, PRIVILEGE_TYPE AS privilege
+FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = %(grantee)s
+UNION ALL
+SELECT '', '', PRIVILEGE_TYPE FROM information_schema.SCHEMA_PRIVILEGES
+WHERE GRANTEE = %(grantee)s AND DATABASE() LIKE TABLE_SCHEMA
+UNION ALL
+SELECT TABLE_NAME, '', PRIVILEGE_TYPE FROM information_schema.TABLE_PRIVILEGES
+WHERE GRANTEE = %(grantee)s AND TABLE_SCHEMA = DATABASE()
+UNION ALL
+SELECT TABLE_NAME, COLUMN_NAME, PRIVILEGE_TYPE FROM information_schema.COLUMN_PRIVILEGES
+WHERE GRANTEE = %(grantee)s AND TABLE_SCHEMA = DATABASE();
+
+-- The first column of every index of the tables (the daemon checks the
+-- recommended indexes by it: an equivalent index of the platform's counts too).
+-- name: check_index_heads
+SELECT DISTINCT TABLE_NAME AS table_name, COLUMN_NAME AS column_name
+FROM information_schema.STATISTICS
+WHERE TABLE_SCHEMA = DATABASE() AND SEQ_IN_INDEX = 1 AND TABLE_NAME IN %(tables)s;

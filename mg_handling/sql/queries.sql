@@ -116,7 +116,8 @@ VALUES (%(job)s, %(campaign_id)s, %(pending)s);
 -- name: run_row
 id, job, campaign_id, state, fingerprint, target, message, recipients, written,
 resume_after, last_audience_id, attempts, last_error, created_at, started_at,
-finished_at, updated_at
+finished_at, updated_at, requested, requested_by, requested_at, resumed_at,
+written_at_resume
 
 -- name: lock_run_of_campaign
 SELECT {run_row}
@@ -139,15 +140,19 @@ SET state = %(running)s, fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, recipients = %(recipients)s, written = 0,
     resume_after = %(first_after)s,
     last_audience_id = %(last_audience_id)s, attempts = attempts + 1, last_error = '',
-    started_at = NOW(), finished_at = NULL, updated_at = NOW()
+    started_at = NOW(), resumed_at = NOW(), written_at_resume = 0,
+    finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
 
 -- A run that failed after writing some chunks goes on where it stopped, with
 -- the corrected message, so nobody who already has a row gets a second one.
+-- resumed_at and written_at_resume: `status` measures the rate since then, not
+-- over the time the run was stopped.
 -- name: resume_run
 UPDATE mh_campaign_run
 SET state = %(running)s, fingerprint = %(fingerprint)s, target = %(target)s,
     message = %(message)s, attempts = attempts + 1, last_error = '',
+    resumed_at = NOW(), written_at_resume = written,
     finished_at = NULL, updated_at = NOW()
 WHERE id = %(run_id)s;
 
@@ -252,3 +257,45 @@ ORDER BY since;
 -- name: write_set_limits
 SHOW GLOBAL VARIABLES
 WHERE Variable_name IN ('wsrep_on', 'wsrep_max_ws_rows', 'wsrep_max_ws_size');
+
+-- ---------------------------------------------------------------- job health
+-- One statement per report of a job thread (mh_job_health): the row is created
+-- at the first one. `started` / `ended` say whether a poll started or ended now;
+-- a NULL error keeps the last one.
+-- name: record_job_health
+INSERT INTO mh_job_health (lock_name, host, pid, job, poll_interval, poll_started_at,
+                           poll_ended_at, doing, last_error, last_error_at, updated_at)
+VALUES (%(lock_name)s, %(host)s, %(pid)s, %(job)s, %(poll_interval)s,
+        IF(%(started)s, NOW(), NULL), IF(%(ended)s, NOW(), NULL), %(doing)s,
+        %(error)s, IF(%(error)s IS NULL, NULL, NOW()), NOW())
+ON DUPLICATE KEY UPDATE
+  poll_interval = VALUES(poll_interval),
+  poll_started_at = IF(%(started)s, NOW(), poll_started_at),
+  poll_ended_at = IF(%(ended)s, NOW(), poll_ended_at),
+  doing = VALUES(doing),
+  last_error_at = IF(%(error)s IS NULL, last_error_at, NOW()),
+  last_error = COALESCE(%(error)s, last_error),
+  updated_at = NOW();
+
+-- name: job_health_of_instance
+SELECT job, poll_interval, poll_started_at, poll_ended_at, doing, last_error, last_error_at
+FROM mh_job_health
+WHERE lock_name = %(lock_name)s AND host = %(host)s AND pid = %(pid)s
+ORDER BY job;
+
+-- The rows of instances that stopped a day ago or more (a pid is not reused as a key
+-- for long: a restarted daemon writes rows of its own).
+-- name: prune_job_health
+DELETE FROM mh_job_health
+WHERE lock_name = %(lock_name)s AND updated_at < NOW() - INTERVAL 1 DAY;
+
+-- The audience freeze, the one long statement, bounded on the server: MariaDB
+-- (10.1.8 and later) runs the part in the /*M! ... */ comment, and aborts a
+-- statement of the session after max_statement_time seconds with error 1969.
+-- MySQL reads only the user variable: there the client's read timeout bounds
+-- the wait (util/db: Transaction.read_timeout_for), not the server's work.
+-- name: limit_statement_time
+SET @mh_statement_limit = %(seconds)s /*M!100108 , SESSION max_statement_time = %(seconds)s */;
+
+-- name: unlimit_statement_time
+SET @mh_statement_limit = NULL /*M!100108 , SESSION max_statement_time = DEFAULT */;

@@ -81,3 +81,12 @@ def test_each_instance_has_its_own_registry() -> None:
     first, second = Metrics(JOBS, 8), Metrics(JOBS, 8)
     first.set_lock_held(True)
     assert value(second, "lock_held") == 0
+
+
+def test_a_committed_chunk_counts_as_progress_like_a_poll(metrics: Metrics) -> None:
+    """A fan-out of an hour is one poll: its chunks keep the job's timestamp fresh,
+    so MessageHandlingJobStuck does not fire on it."""
+    metrics._last_poll.labels(job="news").set(1000.0)  # an hour-long poll began long ago
+    metrics.job_progressed("news")
+    assert abs(value(metrics, "last_poll_timestamp_seconds", job="news") - time.time()) < 5
+    assert value(metrics, "poll_seconds_count", job="news") == 0  # no poll ended

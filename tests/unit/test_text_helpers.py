@@ -2,7 +2,8 @@
 Chinese and emoji, cutting, tables, durations, numbers. No database."""
 import pytest
 
-from mg_handling.commands import cut, display_width, duration, number, table
+from mg_handling.commands import cut, display_width, table
+from mg_handling.formats import duration, number
 
 
 @pytest.mark.parametrize("text,width", [

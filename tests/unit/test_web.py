@@ -19,7 +19,13 @@ def test_a_job_is_stuck_past_the_limit_and_says_what_it_was_doing() -> None:
     assert job_problem(job, NOW, 8) == (
         "job news has not completed a poll for 1 min 01 s (doing: writing chunk 3 of 9)")
     assert job_problem(replace(job, poll_ended=ago(59)), NOW, 8) is None
-    assert "not completed a poll yet" in str(job_problem(replace(job, poll_ended=None), NOW, 8))
+    # Before its first poll ends, the time counts from that poll's start.
+    first = replace(job, poll_ended=None)
+    assert job_problem(replace(first, poll_started=ago(59)), NOW, 8) is None
+    assert job_problem(first, NOW, 8) == (
+        "job news has not completed a poll for 1 min 40 s (doing: writing chunk 3 of 9)")
+    assert job_problem(replace(first, poll_started=None), NOW, 8) == (
+        "job news has not started polling (doing: writing chunk 3 of 9)")
 
 
 def test_healthy_only_with_the_lock_and_every_job_polling() -> None:
