@@ -20,7 +20,7 @@ import pymysql
 import pytest
 
 from testkit.db import TEST_DB_PREFIX
-from testkit.galera import Cluster, ClusterError
+from testkit.galera import Cluster
 from testkit.netns import NetNs
 
 pytestmark = [
@@ -37,17 +37,6 @@ _counter = itertools.count()
 def report(what: str, **figures: float) -> None:
     print("\n[cluster] %s: %s" % (what, ", ".join(
         "%s=%.2fs" % (name, value) for name, value in figures.items())))
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Cluster:
-    try:
-        cluster = Cluster.load()
-        cluster.wait_all_synced(timeout=30)
-    except ClusterError as error:
-        pytest.fail("the Galera cluster is not running with three Synced nodes "
-                    "(make galera): %s" % error)
-    return cluster
 
 
 @pytest.fixture

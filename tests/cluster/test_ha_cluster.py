@@ -37,7 +37,7 @@ from testkit.db import (
     state,
     written,
 )
-from testkit.galera import Cluster, ClusterError
+from testkit.galera import Cluster
 from testkit.netns import NetNs
 from testkit.process import ROOT, main_command, read_log, write_config
 from testkit.wait import wait_until
@@ -70,17 +70,6 @@ def record(case: str, seconds: float) -> None:
 
 
 # ---------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def cluster() -> Cluster:
-    try:
-        cluster = Cluster.load()
-        cluster.wait_all_synced(timeout=60)
-    except ClusterError as error:
-        pytest.fail("the Galera cluster is not running with three Synced nodes "
-                    "(make galera): %s" % error)
-    return cluster
-
 
 @pytest.fixture
 def cdb(cluster: Cluster) -> Iterator[LegacyDB]:
