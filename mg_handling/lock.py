@@ -188,12 +188,16 @@ class InstanceLock:
         """The keeper thread: renew while held, take over when free."""
         while not stop.wait(self.renew_interval if self.held.is_set()
                             else self.standby_interval):
+            fresh = self._connection is None
             try:
                 self._keep_once(stop)
             except DatabaseError as error:
-                if isinstance(error, DatabaseUnavailable):
-                    # Logged once per outage: a holder cut off from the database would
-                    # otherwise say nothing while its lease runs out.
+                if fresh and isinstance(error, DatabaseUnavailable):
+                    # A new connection failed: the database is unreachable, logged once
+                    # per outage (a holder cut off from it would otherwise say nothing
+                    # while its lease runs out). A connection that died under the keeper
+                    # (a KILL, a cut) is only its own: the next round connects again and
+                    # reports the outage if that fails too, so one cut is one outage.
                     self._outage.failed(error)
                 self._drop_connection(error)
             except Exception:  # the keeper must outlive any surprise

@@ -123,7 +123,9 @@ def test_a_clean_stop_hands_the_lease_over_at_once(db, tmp_path):
         stopped = time.monotonic()
         wait_until(lambda: lease_pid(db) == b.pid, 10, "B holding the lease", 0.02, alive=[b])
         assert time.monotonic() - stopped < 5, "B waited for the lease to expire"
-        assert not db.scalar("SELECT COUNT(*) FROM mh_standby WHERE pid = %s", [b.pid])
+        # B takes the lease, then forgets its standby record: right after, not before.
+        wait_until(lambda: not db.scalar("SELECT COUNT(*) FROM mh_standby WHERE pid = %s",
+                                         [b.pid]), 5, "B no longer standing by", alive=[b])
     finally:
         for process in (a, b):
             if process is not None and process.poll() is None:

@@ -440,14 +440,14 @@ def split_statements(script: str) -> Sequence[str]:
 
 
 class DedicatedConnection:
-    """One autocommit connection of its own, outside the pool, whose statements are
-    bounded by `timeout` seconds (the instance lease's: it must never wait longer
-    than the lease lasts)."""
+    """One autocommit connection of its own, outside the pool, whose connecting and
+    statements are each bounded by `timeout` seconds (the instance lease's: it must
+    never wait longer than the lease lasts)."""
 
     def __init__(self, config: DatabaseConfig, timeout: float) -> None:
         try:
-            self._connection = Nodes(config, autocommit=True, read_timeout=timeout,
-                                     write_timeout=timeout)()
+            self._connection = Nodes(config, autocommit=True, connect_timeout=timeout,
+                                     read_timeout=timeout, write_timeout=timeout)()
         except pymysql.err.MySQLError as error:
             raise translate(error) from None
         self.statements = Transaction(self._connection)
