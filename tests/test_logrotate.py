@@ -10,7 +10,8 @@ import subprocess
 import time
 
 import pytest
-from conftest import ROOT
+
+from testkit.process import ROOT
 
 SHIPPED = os.path.join(ROOT, "deploy", "logrotate.conf")
 SHIPPED_LOG = "/opt/message_handling/pushing.log"
