@@ -373,12 +373,18 @@ def test_the_standby_on_another_node_takes_over_from_a_dead_or_frozen_instance(
 
 # ---------------------------------------------------------------- 3-4. the daemon's node fails
 
-def moved_after(config_path: str, since: float, timeout: float,
-                alive: Sequence["subprocess.Popen[str]"]) -> float:
-    """Seconds from `since` until the daemon logged that it moved to another node."""
-    wait_until(lambda: log_lines(config_path, "moved from database node"), timeout,
-               "the daemon moving to another node", 0.02, alive)
-    return time.monotonic() - since
+def recovery(cdb: LegacyDB, config_path: str, news: int, since: float, move_timeout: float,
+             daemon: "subprocess.Popen[str]") -> Tuple[float, float]:
+    """After its node failed at `since`: seconds until the daemon logged that it moved to
+    another node, and until it wrote again; then the campaign is waited to its end."""
+    before = written(cdb, "news", news)
+    wait_until(lambda: log_lines(config_path, "moved from database node"), move_timeout,
+               "the daemon moving to another node", 0.02, [daemon])
+    moved = time.monotonic() - since
+    wait_until(lambda: written(cdb, "news", news) > before, 30, "writing again", 0.02, [daemon])
+    resumed = time.monotonic() - since
+    finished(cdb, news, [daemon])
+    return moved, resumed
 
 
 def one_daemon_on_node_1(cluster: Cluster, cdb: LegacyDB, daemons: Daemons, tmp_path: Any
@@ -423,11 +429,7 @@ def test_the_daemon_moves_when_its_node_is_killed_or_frozen(
     else:
         cluster.sigstop(1)
     failed_at = time.monotonic()
-    before = written(cdb, "news", news)
-    moved = moved_after(path, failed_at, 120, [daemon])
-    wait_until(lambda: written(cdb, "news", news) > before, 30, "writing again", 0.02, [daemon])
-    resumed = time.monotonic() - failed_at
-    finished(cdb, news, [daemon])
+    moved, resumed = recovery(cdb, path, news, failed_at, 120, daemon)
     watch.check()
     record("node 1 %s: moved" % failure, moved)
     record("node 1 %s: writing again" % failure, resumed)
@@ -444,11 +446,7 @@ def test_the_daemon_moves_when_its_node_loses_quorum(
     path, daemon, news, users = one_daemon_on_node_1(cluster, cdb, daemons, tmp_path)
     cut_at = time.monotonic()
     non_primary = cluster.isolate(1, timeout=30)
-    before = written(cdb, "news", news)
-    moved = moved_after(path, cut_at, 30, [daemon])
-    wait_until(lambda: written(cdb, "news", news) > before, 30, "writing again", 0.02, [daemon])
-    resumed = time.monotonic() - cut_at
-    finished(cdb, news, [daemon])
+    moved, resumed = recovery(cdb, path, news, cut_at, 30, daemon)
     watch.check()
     record("node 1 cut from quorum: moved", moved)
     record("node 1 cut from quorum: writing again", resumed)
