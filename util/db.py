@@ -413,7 +413,11 @@ class Database:
     def _failed(self, error: DatabaseError) -> DatabaseError:
         if isinstance(error, DatabaseUnavailable):
             self.outage.failed(error)
-            self._rebuild_pool()
+            if error.code in NODE_NOT_READY:
+                # A lost connection is reconnected by DBUtils at its next checkout (through
+                # Nodes); a node that answers but is not ready keeps its connections
+                # alive there, so only then are they all dropped.
+                self._rebuild_pool()
         return error
 
     @staticmethod
