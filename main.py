@@ -17,47 +17,59 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import os
 import signal
 import sys
 import threading
-from typing import Any, List, Optional
+from typing import Any, List, NoReturn, Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The requirement each third-party module comes from, for the one line below.
 REQUIREMENT_OF_MODULE = {"pymysql": "PyMySQL", "dbutils": "DBUtils", "daemon": "python-daemon",
                          "lockfile": "lockfile"}
 
-try:
-    from mg_handling import (
-        __version__,
-        checkconfig,
-        commands,
-        control,
-        jobs,
-        preview,
-        service,
-        status,
-    )
-    from util import daemonize
-    from util.config import Config, ConfigError, load_config, warn_if_world_readable
-    from util.logs import reopen_on_signal, setup_logging
-except ModuleNotFoundError as missing:
-    # Started with a python that lacks the requirements (the system's, not the venv's):
-    # say what to do in one line instead of a traceback. A module of our own that is
-    # missing is a broken checkout: its traceback is the useful report.
+
+
+def explain_missing(missing: ModuleNotFoundError) -> NoReturn:
+    """Started with a python that lacks the requirements (the system's, not the venv's):
+    say what to do in one line instead of a traceback. A module of our own that is
+    missing is a broken checkout: its traceback is the useful report."""
     module = (missing.name or "").partition(".")[0]
     if module in ("mg_handling", "util", ""):
-        raise
+        raise missing
     print("message_handling: the package %s (module %r) is not installed for %s; in %s "
           "run .venv/bin/pip install -r requirements.txt (or make venv), then start "
           ".venv/bin/python main.py" % (REQUIREMENT_OF_MODULE.get(module, module), module,
                                         sys.executable, HERE), file=sys.stderr)
-    sys.exit(2)  # service.EXIT_ERROR, which could not be imported
+    sys.exit(2)  # service.EXIT_ERROR, which may not be importable
+
+
+# What every run needs. The rest is loaded by the run that needs it (load below).
+try:
+    from mg_handling import __version__, commands, jobs, service
+    from util import daemonize
+    from util.config import Config, ConfigError, load_config, warn_if_world_readable
+    from util.logs import reopen_on_signal, setup_logging
+except ModuleNotFoundError as missing_at_start:
+    explain_missing(missing_at_start)
+
+
+def load(module: str) -> Any:
+    """mg_handling.<module>, imported only by the run that uses it: `--once`, a cron
+    job, never loads a command's module nor the long-running mode's observability
+    (prometheus_client and the HTTP server: a third of its start-up)."""
+    try:
+        return importlib.import_module("mg_handling." + module)
+    except ModuleNotFoundError as missing:
+        explain_missing(missing)
+
 
 PID_FILE = "message_handling.pid"
-COMMANDS = {"preview": preview.run, "status": status.run, "retry": control.retry,
-            "cancel": control.cancel, "check-config": checkconfig.run}
+# Each command's module and function.
+COMMANDS = {"preview": ("preview", "run"), "status": ("status", "run"),
+            "retry": ("control", "retry"), "cancel": ("control", "cancel"),
+            "check-config": ("checkconfig", "run")}
 
 
 class Parser(argparse.ArgumentParser):
@@ -152,9 +164,10 @@ def run_daemon(config: Config, once: bool, stop: threading.Event,
         signal.signal(signum, lambda *_: stop.set())
     if once:
         return service.run_once(config, stop)
+    forever = load("forever")
     if detached is not None:
-        return service.run_forever(config, stop, detached.report)
-    return service.run_forever(config, stop)
+        return forever.run_forever(config, stop, detached.report)
+    return forever.run_forever(config, stop)
 
 
 def log_file_problem(path: str, error: OSError) -> str:
@@ -189,7 +202,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("message_handling: %s" % error, file=sys.stderr)
         return service.EXIT_ERROR
     if args.command:
-        return commands.dispatch(COMMANDS[args.command], config, args)
+        module, function = COMMANDS[args.command]
+        return commands.dispatch(getattr(load(module), function), config, args)
     if args.standby:
         config = dataclasses.replace(config, standby=True)
     stop = threading.Event()

@@ -28,7 +28,6 @@ from mg_handling.formats import noun
 from mg_handling.health import Watch
 from mg_handling.job import Job
 from mg_handling.lock import InstanceLock, LockLost
-from mg_handling.metrics import Metrics
 from mg_handling.states import FINAL, SETTLED, RunState
 from mg_handling.store import (
     JOB_NAMES,
@@ -105,7 +104,7 @@ class FanOut:
         self.settings = settings
         self.stop = stop
         # The reports of the job threads (job health, metrics); unrecorded by default.
-        self.watch = watch or Watch(JOB_NAMES, Metrics(JOB_NAMES, poll_interval=0))
+        self.watch = watch or Watch(JOB_NAMES)
 
     def poll(self, job: Job) -> PollResult:
         """One poll: every due campaign of the job is settled or fully written,

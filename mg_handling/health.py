@@ -10,7 +10,7 @@ campaign claimed, a chunk committed, an error) and keeps them three ways:
   spares the database 30 writes a second) while the row says idle, its end
   always when its start was, so that a row never says "polling" for an idle job
   nor "backing off" for a polling one;
-- in the Prometheus metrics (mg_handling/metrics.py).
+- in the Prometheus metrics (mg_handling/metrics.py) of the long-running mode.
 A committed chunk counts like the end of a poll (poll_ended): a job is stuck
 when it makes no progress, and a fan-out of an hour makes progress all along.
 A failed write is logged at DEBUG and dropped: the database being down is
@@ -24,14 +24,16 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from mg_handling.job import Job
-from mg_handling.metrics import OUTCOMES, Metrics
 from mg_handling.states import RunState
 from mg_handling.store import HealthReport, InstanceKey, JobHealth, Run, Store
-from mg_handling.web import JobView, RunningCampaign
+from mg_handling.views import JobView, RunningCampaign
 from util.db import DatabaseError
+
+if TYPE_CHECKING:  # prometheus_client is loaded by the long-running mode only
+    from mg_handling.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +63,11 @@ def job_view(row: JobHealth) -> JobView:
 
 
 class Watch:
-    """The reports of the job threads; `store` and `key` None: kept in memory and in
-    the metrics only (the one-shot mode)."""
+    """The reports of the job threads; `metrics`, `store` and `key` None: kept in
+    memory only (the one-shot mode)."""
 
-    def __init__(self, jobs: Sequence[str], metrics: Metrics, store: Optional[Store] = None,
-                 key: Optional[InstanceKey] = None) -> None:
+    def __init__(self, jobs: Sequence[str], metrics: Optional[Metrics] = None,
+                 store: Optional[Store] = None, key: Optional[InstanceKey] = None) -> None:
         self.metrics = metrics
         self._store = store
         self._key = key
@@ -83,7 +85,8 @@ class Watch:
 
     def poll_finished(self, job: Job) -> None:
         state = self._jobs[job.name]
-        self.metrics.poll_finished(job.name, time.monotonic() - state.poll_began)
+        if self.metrics:
+            self.metrics.poll_finished(job.name, time.monotonic() - state.poll_began)
         self._ended(job.name, IDLE)
 
     def waiting_for_lock(self, job: Job) -> None:
@@ -97,7 +100,8 @@ class Watch:
             else repr(error)
         state.last_error_at = datetime.now()
         state.running = state.claim_began = None
-        self.metrics.audience_idle(job.name)
+        if self.metrics:
+            self.metrics.audience_idle(job.name)
         self._report(job.name, HealthReport("backing off after an error",
                                             error=state.last_error), force=True)
 
@@ -108,9 +112,10 @@ class Watch:
 
     def chunk_written(self, job: Job, run: Run, rows: int, chunk_size: int) -> None:
         """A chunk of `rows` committed; `run` as it left it."""
-        self.metrics.rows_written(job.name, run.target, rows)
-        self.metrics.audience_progress(job.name, run.recipients, run.written)
-        self.metrics.job_progressed(job.name)
+        if self.metrics:
+            self.metrics.rows_written(job.name, run.target, rows)
+            self.metrics.audience_progress(job.name, run.recipients, run.written)
+            self.metrics.job_progressed(job.name)
         state = self._jobs[job.name]
         state.running = RunningCampaign(job.name, run.campaign_id, "",
                                         run.started_at or datetime.now(), run.recipients,
@@ -123,12 +128,10 @@ class Watch:
             next_chunk, chunks, job.name, run.campaign_id), ended=True))
 
     def campaign_finished(self, job: Job, outcome: RunState, seconds: float) -> None:
-        """The campaign reached `outcome` `seconds` after the poll took it."""
+        """The poll that took the campaign left it in `outcome` `seconds` later."""
         self._jobs[job.name].running = self._jobs[job.name].claim_began = None
-        if outcome.value in OUTCOMES:
-            self.metrics.campaign_finished(job.name, outcome.value, seconds)
-        else:
-            self.metrics.audience_idle(job.name)
+        if self.metrics:
+            self.metrics.campaign_finished(job.name, outcome, seconds)
 
     # ---------------------------------------------------------------- views
     def views(self) -> List[JobView]:

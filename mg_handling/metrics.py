@@ -15,11 +15,13 @@ from typing import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from mg_handling.states import ENDED, RunState, sql_values
+
 PREFIX = "message_handling_"
 # The tables a fan-out writes (the `table` label of rows_written_total).
 TABLES = ("message_queue", "message_promotion")
-# The final outcomes of a campaign (the `outcome` label of campaigns_total).
-OUTCOMES = ("done", "failed", "skipped", "expired", "cancelled")
+# The `outcome` label of campaigns_total.
+OUTCOMES = sql_values(ENDED)
 CAMPAIGN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
 POLL_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -76,14 +78,12 @@ class Metrics:
             raise ValueError("unknown table %r (expected one of %s)" % (table, ", ".join(TABLES)))
         self._rows.labels(job=job, table=table).inc(rows)
 
-    def campaign_finished(self, job: str, outcome: str, seconds: float) -> None:
-        """A campaign reached a final outcome `seconds` after its claim; the
-        job's fan-out, if any, is over."""
-        if outcome not in OUTCOMES:
-            raise ValueError("unknown outcome %r (expected one of %s)"
-                             % (outcome, ", ".join(OUTCOMES)))
-        self._campaigns.labels(job=job, outcome=outcome).inc()
-        self._campaign_seconds.labels(job=job).observe(seconds)
+    def campaign_finished(self, job: str, outcome: RunState, seconds: float) -> None:
+        """The poll that took a campaign left it in `outcome`, `seconds` after its
+        claim: counted when the run ended; the job's fan-out, if any, is over."""
+        if outcome in ENDED:
+            self._campaigns.labels(job=job, outcome=outcome.value).inc()
+            self._campaign_seconds.labels(job=job).observe(seconds)
         self.audience_idle(job)
 
     def poll_finished(self, job: str, seconds: float) -> None:

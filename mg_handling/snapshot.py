@@ -14,7 +14,7 @@ from mg_handling.jobs import JOBS, JOBS_BY_NAME
 from mg_handling.lock import STANDBY_SEEN_SECONDS, InstanceLock
 from mg_handling.messages import Delivery
 from mg_handling.metrics import Metrics
-from mg_handling.states import RunState
+from mg_handling.states import ENDED, RunState
 from mg_handling.store import (
     COMMAND_LOCK_WAIT,
     InstanceKey,
@@ -25,20 +25,18 @@ from mg_handling.store import (
     Store,
     StoreTransaction,
 )
-from mg_handling.web import (
+from mg_handling.views import (
     InstanceView,
     JobView,
     PageSnapshot,
     RecentCampaign,
     RunningCampaign,
-    StatusServer,
 )
+from mg_handling.web import StatusServer
 from util.config import Config
 from util.db import Outage, TransientError
 
 RECENT_HOURS = 24
-SHOWN_OUTCOMES = (RunState.DONE, RunState.FAILED, RunState.SKIPPED, RunState.EXPIRED,
-                  RunState.CANCELLED)
 
 
 class PageSource:
@@ -65,7 +63,7 @@ class PageSource:
                                      r.run.state.value, r.run.finished_at,
                                      r.run.recipients if r.run.started_at else None,
                                      r.run.last_error or None)
-                      for r in reports if r.recent and r.run.state in SHOWN_OUTCOMES
+                      for r in reports if r.recent and r.run.state in ENDED
                       and r.run.finished_at is not None]
         jobs = [reported.get(job.name) or JobView(job.name, None, None, "starting")
                 for job in JOBS]

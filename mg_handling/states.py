@@ -25,6 +25,8 @@ class RunState(str, Enum):
 SETTLED: FrozenSet[RunState] = frozenset({RunState.FAILED, RunState.SKIPPED, RunState.EXPIRED})
 # Never looked at again.
 FINAL: FrozenSet[RunState] = frozenset({RunState.DONE, RunState.CANCELLED})
+# How a run ends: counted in campaigns_total, listed as recent on the status page.
+ENDED: FrozenSet[RunState] = SETTLED | FINAL
 # What `retry` accepts.
 RETRYABLE: FrozenSet[RunState] = SETTLED | {RunState.CANCELLED}
 # Shown by `status` whatever their age: the runs an operator may have to act on.

@@ -27,7 +27,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from mg_handling.health import Watch
 from mg_handling.lock import InstanceLock
-from mg_handling.web import InstanceView, PageSnapshot, job_problem, status_line
+from mg_handling.views import InstanceView, PageSnapshot
+from mg_handling.web import job_problem, status_line
 from util import sdnotify
 
 logger = logging.getLogger(__name__)

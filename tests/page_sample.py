@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from mg_handling.web import InstanceView, JobView, PageSnapshot, RecentCampaign, RunningCampaign
+from mg_handling.views import InstanceView, JobView, PageSnapshot, RecentCampaign, RunningCampaign
 
 NOW = datetime(2026, 11, 29, 23, 59, 30)
 # A title an operator could type: Chinese, an emoji, and markup that must show as text.

@@ -6,7 +6,8 @@ from typing import Callable, Iterator
 import pytest
 
 from mg_handling.metrics import Metrics
-from mg_handling.web import PageSnapshot, StatusServer
+from mg_handling.views import PageSnapshot
+from mg_handling.web import StatusServer
 
 JOBS = ("news", "promotion", "activity")
 ServerFactory = Callable[[Callable[[], PageSnapshot]], StatusServer]

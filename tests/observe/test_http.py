@@ -9,7 +9,8 @@ from typing import Dict, Tuple
 import pytest
 from page_sample import sample_snapshot, stuck_snapshot
 
-from mg_handling.web import PageSnapshot, StatusServer
+from mg_handling.views import PageSnapshot
+from mg_handling.web import StatusServer
 
 
 def get(url: str) -> Tuple[int, Dict[str, str], bytes]:

@@ -10,6 +10,7 @@ import pytest
 from page_sample import sample_snapshot
 
 from mg_handling.metrics import Metrics
+from mg_handling.states import RunState
 from testkit.observe import Prometheus, Sample
 
 ALERT_RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus-alerts.yml"
@@ -43,7 +44,7 @@ def test_scraped_values_match_what_was_reported(prometheus: Prometheus, metrics:
     metrics.rows_written("news", "message_queue", 10000)
     metrics.rows_written("promotion", "message_promotion", 777)
     metrics.poll_finished("news", 0.3)
-    metrics.campaign_finished("promotion", "failed", 12.5)
+    metrics.campaign_finished("promotion", RunState.FAILED, 12.5)
 
     prometheus.wait_for('message_handling_rows_written_total{job="news",table="message_queue"}',
                         has_value(20000))

@@ -7,6 +7,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from mg_handling.metrics import OUTCOMES, Metrics
+from mg_handling.states import RunState
 
 JOBS = ("news", "promotion", "activity")
 
@@ -52,7 +53,7 @@ def test_a_fan_out(metrics: Metrics) -> None:
     metrics.rows_written("news", "message_queue", 10000)
     metrics.rows_written("news", "message_queue", 10000)
     assert value(metrics, "running_audience_rows", job="news", state="written") == 10000
-    metrics.campaign_finished("news", "done", 42.0)
+    metrics.campaign_finished("news", RunState.DONE, 42.0)
     assert value(metrics, "rows_written_total", job="news", table="message_queue") == 20000
     assert value(metrics, "campaigns_total", job="news", outcome="done") == 1
     assert value(metrics, "campaign_seconds_sum", job="news") == 42.0
@@ -70,9 +71,16 @@ def test_poll_and_flags(metrics: Metrics) -> None:
     assert value(metrics, "database_up") == 1
 
 
-def test_unknown_labels_are_refused(metrics: Metrics) -> None:
-    with pytest.raises(ValueError, match="unknown outcome 'retry'"):
-        metrics.campaign_finished("news", "retry", 1.0)
+def test_a_run_left_unended_is_not_an_outcome(metrics: Metrics) -> None:
+    metrics.audience_progress("news", total=25000, written=10000)
+    metrics.campaign_finished("news", RunState.RUNNING, 1.0)  # the lease was lost
+    assert value(metrics, "running_audience_rows", job="news", state="total") == 0
+    assert not [sample for family in metrics.registry.collect() for sample in family.samples
+                if sample.labels.get("outcome") in ("running", "retry", "pending")]
+    assert value(metrics, "campaign_seconds_count", job="news") == 0
+
+
+def test_unknown_tables_are_refused(metrics: Metrics) -> None:
     with pytest.raises(ValueError, match="unknown table"):
         metrics.rows_written("news", "sns_qa_push_setting", 1)
 

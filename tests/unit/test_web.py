@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from page_sample import HOSTILE_TITLE, NOW, ago, sample_snapshot, stuck_snapshot
 
-from mg_handling.web import JobView, health, job_problem, render_page, status_line, stuck_limit
+from mg_handling.views import JobView
+from mg_handling.web import health, job_problem, render_page, status_line, stuck_limit
 
 
 def test_stuck_limit_is_three_polls_but_at_least_a_minute() -> None:
