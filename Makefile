@@ -26,12 +26,15 @@ check: venv
 mariadb:
 	bash tools/ensure_mariadb.sh
 
-test: venv mariadb
-	$(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
+# The integration tier, with the part of the cluster suite that fits CI's time (the
+# tests marked cluster_ci: two instances on two nodes, a frozen instance, a frozen node).
+test: venv mariadb galera
+	MH_CLUSTER_TESTS=ci $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 
 # The 3-node MariaDB Galera cluster of the cluster tests (issue 11), under .galera/:
-# ports from `bash tools/ensure_galera.sh env`. MH_INSTALL_GALERA=1 installs galera-4,
-# rsync and mariadb-server with apt-get when missing.
+# ports from `bash tools/ensure_galera.sh env`. MH_INSTALL_GALERA=1 (.ci/run) installs
+# galera-4, rsync and mariadb-server with apt-get when missing. It keeps running, like
+# the MariaDB server of make mariadb: `make galera-stop` stops it.
 galera:
 	bash tools/ensure_galera.sh start
 

@@ -23,7 +23,7 @@ import floor  # noqa: E402
 from common import check_bench_name, connect, log, scalar  # noqa: E402
 
 from mg_handling import targeting  # noqa: E402
-from mg_handling.store import StoreTransaction, session_setup  # noqa: E402
+from mg_handling.store import Limits, StoreTransaction, session_setup  # noqa: E402
 from util.db import Transaction  # noqa: E402
 
 
@@ -77,8 +77,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     conn = connect(check_bench_name(args.database), autocommit=False)
     try:
-        for statement in session_setup(3600):
-            scalar(conn, statement)
+        with conn.cursor() as cursor:
+            for statement, params in session_setup(Limits()):
+                cursor.execute(statement, params)
         explain.ensure_daemon_schema(conn)
         users = int(scalar(conn, "SELECT COUNT(*) FROM account_basic"))
         pool = int(scalar(conn, "SELECT @@innodb_buffer_pool_size"))

@@ -148,7 +148,9 @@ class FanOut:
             return self._fail_late(job, campaign, "the database refused a statement: %s"
                                    % error)
         except Exception as error:  # a bug must fail this campaign, not the thread
-            logger.exception("%s: unexpected error", job.describe(campaign.id))
+            logger.error("%s: unexpected error (%s: %s)", job.describe(campaign.id),
+                         type(error).__name__, error)
+            logger.debug("%s: its traceback", job.describe(campaign.id), exc_info=True)
             return self._fail_late(job, campaign, "internal error: %r" % error)
 
     def _claim(self, job: Job, campaign: Campaign, digest: str,
@@ -221,8 +223,9 @@ class FanOut:
         """Write the run's remaining chunks; DONE when the campaign is marked sent,
         CANCELLED when an operator cancelled it, None when stopped."""
         progress = Progress(job, self.settings.max_rows_per_second)
+        span = self.settings.chunk_size * self.store.id_step()
         while not self.stop.is_set():
-            written, run, finished = self._write_chunk(job, run_id)
+            written, run, finished = self._write_chunk(job, run_id, span)
             if written or finished:
                 self.watch.chunk_written(job, run, written, self.settings.chunk_size)
             if finished:
@@ -239,16 +242,17 @@ class FanOut:
             self.stop.wait(progress.add(run, written))
         return None
 
-    def _write_chunk(self, job: Job, run_id: int) -> Tuple[int, Run, bool]:
-        """One chunk in one transaction. Returns the rows written, the run as this
-        chunk left it, and whether this chunk finished the campaign."""
+    def _write_chunk(self, job: Job, run_id: int, span: int) -> Tuple[int, Run, bool]:
+        """One chunk, the audience's next `span` ids, in one transaction. Returns the
+        rows written, the run as this chunk left it, and whether this chunk finished
+        the campaign."""
         with self.store.transaction() as tx:
             run = tx.lock_run(run_id)
             if run.state != RunState.RUNNING:
                 return 0, run, False
             written = 0
             if run.resume_after < run.last_audience_id:
-                until = min(run.resume_after + self.settings.chunk_size, run.last_audience_id)
+                until = min(run.resume_after + span, run.last_audience_id)
                 delivery = run.delivery()
                 if delivery is None:
                     raise QueryError("run %d is running without a message" % run.id)

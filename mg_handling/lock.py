@@ -143,28 +143,29 @@ class InstanceLock:
         error is raised as DatabaseUnavailable / DatabaseError."""
         started = time.monotonic()
         connection = self._connect()
-        if self._take(connection, started):
+        holder = self._take(connection, started)
+        if holder is None:
             return
-        lease = connection.lease(self.name)
-        holder = describe(lease) if lease else "unknown"
         if not self.standby:
             self.release()
             raise LockBusy("another instance holds the lock %r: %s"
                            % (self.name, holder))
         self._stand_by(connection, holder)
 
-    def _take(self, connection: LeaseConnection, started: float) -> bool:
+    def _take(self, connection: LeaseConnection, started: float) -> Optional[str]:
+        """Take the lease when it is free: None once taken, else who holds it."""
         if not connection.take(self.terms(), socket.gethostname(), os.getpid()):
-            dead = connection.lease(self.name)
-            if dead is None or not gone_from_this_host(dead) or not connection.take_from_dead(
-                    self.terms(), socket.gethostname(), os.getpid(), dead):
-                return False
+            other = connection.lease(self.name)
+            if other is None or not gone_from_this_host(other) or \
+                    not connection.take_from_dead(self.terms(), socket.gethostname(),
+                                                  os.getpid(), other):
+                return describe(other) if other else "unknown"
             logger.warning("the instance lease %r was held by %s, which no longer runs on "
                            "this host: taken over without waiting for it to expire",
-                           self.name, describe(dead))
+                           self.name, describe(other))
         lease = connection.lease(self.name)
         if lease is None or lease.holder != self.holder:
-            return False
+            return describe(lease) if lease else "unknown"
         self.epoch = lease.epoch
         self._renewed(started)
         self.superseded.clear()
@@ -174,7 +175,7 @@ class InstanceLock:
         self.held.set()
         logger.info("instance lease %r taken (epoch %d); this instance writes",
                     self.name, self.epoch)
-        return True
+        return None
 
     def _stand_by(self, connection: LeaseConnection, holder: str) -> None:
         connection.record_standby(self.terms(), socket.gethostname(), os.getpid())
@@ -200,8 +201,10 @@ class InstanceLock:
                     # reports the outage if that fails too, so one cut is one outage.
                     self._outage.failed(error)
                 self._drop_connection(error)
-            except Exception:  # the keeper must outlive any surprise
-                logger.exception("instance lease %r: check failed; trying again", self.name)
+            except Exception as error:  # the keeper must outlive any surprise
+                logger.error("instance lease %r: check failed (%s: %s); trying again",
+                             self.name, type(error).__name__, error)
+                logger.debug("the failed check's traceback", exc_info=True)
                 self._drop_connection(None)
 
     def _keep_once(self, stop: threading.Event) -> None:
@@ -219,11 +222,11 @@ class InstanceLock:
             self._lost(connection, stop)
             if self.superseded.is_set():
                 return
-        if self._take(connection, started):
+        holder = self._take(connection, started)
+        if holder is None:
             self._outage.recovered()
         elif self.standby:
-            lease = connection.lease(self.name)
-            self._stand_by(connection, describe(lease) if lease else "unknown")
+            self._stand_by(connection, holder)
 
     def _lost(self, connection: LeaseConnection, stop: threading.Event) -> None:
         self.held.clear()

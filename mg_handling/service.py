@@ -25,8 +25,7 @@ def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None
     """Pool, schema, lease: raises DatabaseError, or LockBusy unless `standby`
     (then the lease is taken over by the keeper thread once it is free)."""
     store = Store(config.db, max_connections=len(JOBS) + 2, outage=outage,
-                  limits=Limits(config.freeze_timeout,
-                                idle_transaction=max(1, round(config.lock_timeout))))
+                  limits=Limits.for_daemon(config.freeze_timeout, config.lock_timeout))
     try:
         store.ensure_schema()
         lock = InstanceLock(config.db, store.outage, config.lock_timeout, standby)

@@ -107,7 +107,7 @@ class StatusPage:
     def __init__(self, config: Config, lock: InstanceLock, key: InstanceKey, me: str,
                  metrics: Metrics, outage: Outage) -> None:
         # A table locked by another session fails the page's statement in 5 s
-        # (COMMAND_LOCK_WAIT) instead of holding the page for 50.
+        # (COMMAND_LOCK_WAIT) instead of holding the page.
         self.store = Store(config.db, max_connections=2, outage=outage,
                            limits=Limits(config.freeze_timeout, lock_wait=COMMAND_LOCK_WAIT))
         try:

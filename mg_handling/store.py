@@ -35,6 +35,7 @@ from util.db import (
     Outage,
     QueryError,
     Row,
+    Statement,
     Transaction,
     TransientError,
     run_script,
@@ -64,10 +65,16 @@ _STATES = {"pending": RunState.PENDING.value, "running": RunState.RUNNING.value,
 # row locks, the lease row's included, until the connection died: MariaDB (10.3+,
 # the versioned comment; MySQL ignores it) ends it after idle_transaction_timeout,
 # the lease's length, so that a standby's takeover is never blocked longer.
-def session_setup(idle_transaction_seconds: int) -> Tuple[str, ...]:
-    return ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
-            "SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456"
-            " /*M!100300 , idle_transaction_timeout = %d */" % int(idle_transaction_seconds))
+# A statement waits for a row or a table's metadata lock (another session's LOCK
+# TABLES or ALTER TABLE) at most lock_wait seconds, then fails with error 1205, a
+# TransientError: the server ends the wait before the connection's read timeout
+# would (a connection cut by the client would leave the server's thread waiting).
+def session_setup(limits: "Limits") -> Tuple[Statement, ...]:
+    return (("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", {}),
+            ("SET SESSION tmp_table_size = 268435456, max_heap_table_size = 268435456, "
+             "lock_wait_timeout = %(lock_wait)s, innodb_lock_wait_timeout = %(lock_wait)s"
+             " /*M!100300 , idle_transaction_timeout = %(idle)s */",
+             {"lock_wait": limits.lock_wait, "idle": limits.idle_transaction}))
 PRUNE_ROWS = 10000
 # An audience SELECT (targeting.py) counted or sampled instead of frozen, by `preview`.
 _COUNT = "SELECT COUNT(*) AS recipients FROM ({select}) a"
@@ -77,13 +84,9 @@ _SAMPLE = "SELECT a.recipient FROM ({select}) a LIMIT %(limit)s"
 ADDED_RUN_COLUMNS = ("requested", "requested_by", "requested_at", "resumed_at",
                      "written_at_resume")
 
-# A statement waits this long at most for a table's metadata lock (another session's
-# LOCK TABLES or ALTER TABLE), then fails with error 1205, a TransientError. The
-# daemon's wait ends before its read timeout, so the server ends it (a connection cut
-# by the client would leave the server's thread waiting); an operator command's is
-# short, so that `status` answers while a campaign table is locked.
-DAEMON_LOCK_WAIT = "SET SESSION lock_wait_timeout = 50"
-COMMAND_LOCK_WAIT = "SET SESSION lock_wait_timeout = 5"
+# An operator command's lock waits are short, so that `status` answers while a
+# campaign table is locked.
+COMMAND_LOCK_WAIT = 5
 # The audience freeze: the server aborts it after freeze_timeout (MariaDB's
 # max_statement_time, error 1969), and the connection waits this much longer for the
 # answer, so that the server's error, not a cut connection, ends a freeze too long.
@@ -94,12 +97,24 @@ DEFAULT_FREEZE_TIMEOUT = 3600
 
 @dataclass(frozen=True)
 class Limits:
-    """How long statements may take (issue 12): the audience freeze, bounded on the
-    server; any other answer of the server (the socket's read timeout); a metadata lock."""
+    """How long statements may take (issues 11, 12), in seconds: the audience freeze,
+    bounded on the server; any other answer of the server (the connections' read and
+    write timeouts); a wait for a lock (ended by the server, before the read timeout);
+    an idle transaction."""
     freeze_timeout: int = DEFAULT_FREEZE_TIMEOUT
     read_timeout: float = READ_TIMEOUT
-    lock_wait: str = DAEMON_LOCK_WAIT
-    idle_transaction: int = 3600  # seconds: the lease's length for the daemon
+    lock_wait: int = 50
+    idle_transaction: int = 3600
+
+    @classmethod
+    def for_daemon(cls, freeze_timeout: int, lock_timeout: float) -> "Limits":
+        """The lease's length bounds every answer but the freeze's: a node that does
+        not answer for that long (frozen, or cut off) is left for another
+        (util.db.Database), as the lease keeper leaves it, instead of holding the jobs
+        until the lease is lost. Its lock waits end a third earlier."""
+        return cls(freeze_timeout, read_timeout=lock_timeout,
+                   lock_wait=max(1, int(lock_timeout * 2 / 3)),
+                   idle_transaction=max(1, round(lock_timeout)))
 
     @classmethod
     def for_command(cls, freeze_timeout: int) -> "Limits":
@@ -355,8 +370,9 @@ class StoreTransaction:
     def freeze_audience(self, run_id: int, audience: str,
                         campaign_targeting: Targeting) -> Frozen:
         """Freeze the campaign's recipients into mh_audience, replacing any earlier try."""
-        self._tx.execute(Q.clear_audience, {"run_id": run_id})
         with self._time_limit(self._limits.freeze_timeout):
+            # An earlier try's audience may be as large as the new one: inside the bound.
+            self._tx.execute(Q.clear_audience, {"run_id": run_id})
             query = self.audience_query(campaign_targeting)
             fill = targeting.STATEMENTS[query.plan].fills[audience]
             recipients = self._tx.execute(fill, dict(query.params, run_id=run_id))
@@ -524,8 +540,7 @@ class Store:
         self.config = config
         self.limits = limits or Limits()
         self.db = Database(config, max_connections=max_connections, outage=outage,
-                           session_setup=session_setup(self.limits.idle_transaction)
-                           + (self.limits.lock_wait,),
+                           session=session_setup(self.limits),
                            read_timeout=self.limits.read_timeout)
 
     @property
@@ -550,6 +565,11 @@ class Store:
     def due_campaigns(self, job: str, ahead: int) -> List[DueCampaign]:
         with self.transaction() as tx:
             return tx.due_campaigns(job, ahead)
+
+    def id_step(self) -> int:
+        """How far apart the audience's ids are (queries.sql, id_step)."""
+        with self.db.transaction() as tx:
+            return max(1, int(tx.row(Q.id_step)["id_step"]))
 
     def write_set_limits(self) -> Optional[Tuple[int, int]]:
         """(max rows, max bytes) of one transaction on a Galera node (0: no limit on

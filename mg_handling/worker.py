@@ -10,7 +10,7 @@ from mg_handling.engine import FanOut, PollResult
 from mg_handling.job import Job
 from mg_handling.lock import LockLost
 from mg_handling.states import RunState
-from util.db import ACCESS_DENIED, DatabaseUnavailable, MissingTable, TransientError
+from util.db import ACCESS_DENIED, DatabaseUnavailable, MissingTable, ReadTimeout, TransientError
 
 logger = logging.getLogger(__name__)
 
@@ -42,25 +42,26 @@ class Heartbeat:
         self.since = time.monotonic()
 
 
-class Trouble:
-    """A problem that lasts until someone fixes it (a platform table renamed or
-    dropped, the login refused): one ERROR line when it starts, one INFO line when
-    it ends, nothing at the retries between (no traceback: the line says it all).
-    The thread name (the job's) starts each line."""
+class Episode:
+    """A problem logged once when it starts and once (INFO) when it ends, its retries
+    between at DEBUG, with no traceback (the line says it all): one that lasts until
+    someone fixes it (a platform table renamed or dropped, the login refused: ERROR),
+    or a transient one (a deadlock, a node not ready, a read timeout: WARNING)."""
 
     def __init__(self) -> None:
-        self._fixed: Optional[str] = None  # the INFO line of the problem going on
+        self._end: Optional[str] = None  # the INFO line of the problem going on
 
-    def started(self, problem: str, fixed: str) -> None:
-        if self._fixed != fixed:
-            logger.error("%s; this job sends nothing until that is fixed, polling again "
-                         "with backoff (at most every 60 s)", problem)
-            self._fixed = fixed
+    def problem(self, level: int, line: str, end: str) -> None:
+        if self._end == end:
+            logger.debug("%s", line)
+            return
+        logger.log(level, "%s", line)
+        self._end = end
 
     def ended(self) -> None:
-        if self._fixed is not None:
-            logger.info("%s; polling as usual", self._fixed)
-            self._fixed = None
+        if self._end is not None:
+            logger.info("%s", self._end)
+            self._end = None
 
 
 def _lasting(error: Exception) -> Optional[Tuple[str, str]]:
@@ -72,6 +73,15 @@ def _lasting(error: Exception) -> Optional[Tuple[str, str]]:
         return ("the database refuses the login: %s" % error,
                 "the database accepts the login again")
     return None
+
+
+def _log_lasting(episode: Episode, error: Exception) -> None:
+    lasting = _lasting(error)
+    if lasting:
+        problem, fixed = lasting
+        episode.problem(logging.ERROR, "%s; this job sends nothing until that is fixed, "
+                        "polling again with backoff (at most every 60 s)" % problem,
+                        "%s; polling as usual" % fixed)
 
 
 class Backoff:
@@ -95,8 +105,7 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
     backoff = Backoff()
     heartbeat = Heartbeat(job)
     prune = True  # done runs' audiences to delete: an earlier run's first, then after polls
-    trouble = Trouble()
-    troubled = False  # a transient error is logged once per episode, not per retry
+    episode = Episode()
     while not stop.is_set():
         if not fanout.lock.may_write():
             fanout.watch.waiting_for_lock(job)
@@ -110,27 +119,25 @@ def run_job(job: Job, fanout: FanOut, stop: threading.Event, poll_interval: floa
                 prune = False
         except (MissingTable, DatabaseUnavailable) as error:
             delay = backoff.next()  # an outage is logged once by util.db.Outage
-            lasting = _lasting(error)
-            if lasting:
-                trouble.started(*lasting)
+            _log_lasting(episode, error)
         except LockLost as lost:
             logger.warning("%s: %s; paused until the lease is held again", job.name, lost)
             delay = 1.0
         except TransientError as error:
+            # A read timeout has waited lock_timeout already, and the pool has left the
+            # node that did not answer: the next node is tried at once, not backed off.
+            delay = 1.0 if isinstance(error, ReadTimeout) else backoff.next()
+            episode.problem(logging.WARNING, "%s: %s; polling again in %.0f s (until it works, "
+                            "retries are logged at DEBUG)" % (job.name, error, delay),
+                            "%s: polling works again" % job.name)
+        except Exception as error:
             delay = backoff.next()
-            (logger.debug if troubled else logger.warning)(
-                "%s: %s; polling again in %.0f s (until it works, retries are logged at "
-                "DEBUG)", job.name, error, delay)
-            troubled = True
-        except Exception:
-            delay = backoff.next()
-            logger.exception("%s: poll failed; polling again in %.0f s", job.name, delay)
+            logger.error("%s: poll failed (%s: %s); polling again in %.0f s", job.name,
+                         type(error).__name__, error, delay)
+            logger.debug("%s: the failed poll's traceback", job.name, exc_info=True)
         else:
-            if troubled:
-                logger.info("%s: polling works again", job.name)
-                troubled = False
             backoff.reset()
-            trouble.ended()
+            episode.ended()
             heartbeat.polled(result)
             delay = poll_interval
         stop.wait(delay)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import pymysql
 from dbutils.pooled_db import PooledDB
@@ -128,11 +129,13 @@ def translate(error: Exception) -> DatabaseError:
 
 
 CONNECT_TIMEOUT = 5
-# A statement of the daemon answers within seconds (a chunk of 10,000 rows: 0.1 s;
-# a row lock wait ends at innodb_lock_wait_timeout, 50 s by default). The one long
-# statement, the audience freeze, raises its own connection's limit (read_timeout_for).
+# A statement answers within seconds (a chunk of 10,000 rows: 0.1 s), or the server
+# ends its wait for a lock first (the caller's session setup says when). The daemon
+# lowers it to its lease's length; the one long statement, the audience freeze,
+# raises its own connection's limit (read_timeout_for). Writes are bounded alike.
 READ_TIMEOUT = 60.0
-WRITE_TIMEOUT = 60.0
+# A statement and its parameters, such as a session setting.
+Statement = Tuple[str, Mapping[str, Any]]
 
 
 def translate_statement(error: Exception) -> DatabaseError:
@@ -157,14 +160,36 @@ def connect_kwargs(config: DatabaseConfig, read_timeout: float = READ_TIMEOUT
     return dict(user=config.user, password=config.password.encode("utf-8"),
                 database=config.database, charset=config.charset, autocommit=False,
                 connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
-                write_timeout=WRITE_TIMEOUT)
+                write_timeout=read_timeout)
 
+
+
+Node = Tuple[str, int]
 
 
 class Connection(pymysql.connections.Connection):
     """connect_timeout bounds the whole handshake: PyMySQL applies it to the TCP
     connect only, and a server that accepts but never greets would hang the
-    daemon (and its SIGTERM) for good. Statements then read with read_timeout."""
+    daemon (and its SIGTERM) for good. Statements then read with read_timeout.
+    A connection made by Nodes knows its node, and when it was opened."""
+    nodes: Optional["Nodes"] = None
+    node: Node = ("", 0)
+    opened = 0.0  # monotonic
+
+    def ping(self, reconnect: Any = False) -> None:
+        """DBUtils pings a pooled connection before handing it out, under the pool's
+        lock: a connection to a node left since it was opened fails at once (instead
+        of each waiting out its read timeout in turn, the other threads waiting
+        behind), and a node that does not answer is left, so that the connection
+        DBUtils makes instead goes to the next node."""
+        if self.nodes is not None and self.nodes.left_since(self.node, self.opened):
+            raise pymysql.err.OperationalError(SERVER_LOST, "the database node was left")
+        try:
+            super().ping(reconnect)
+        except pymysql.err.MySQLError:
+            if self.nodes is not None:
+                self.nodes.leave(self.node)
+            raise
 
     def connect(self, sock: Any = None) -> None:
         read_timeout: Optional[float] = self.__dict__["_read_timeout"]
@@ -204,23 +229,42 @@ def node_problem(connection: Connection) -> Optional[str]:
 
 class Nodes:
     """The hosts of a database section, as a DBUtils creator: a new connection goes
-    to the first usable one, starting with the one in use, and a move is logged."""
+    to the first usable one, starting with the one in use (or, once it stopped
+    answering, with the next), and a move is logged. Each new connection runs the
+    `session` statements."""
     dbapi = pymysql  # where DBUtils finds the error classes
 
-    def __init__(self, config: DatabaseConfig, **overrides: Any) -> None:
+    def __init__(self, config: DatabaseConfig, session: Sequence[Statement] = (),
+                 **overrides: Any) -> None:
         self.config = config
+        self._session = tuple(session)
         self._kwargs = dict(connect_kwargs(config), **overrides)
         self._lock = threading.Lock()
-        self._current: Optional[Tuple[str, int]] = None
+        self._current: Optional[Node] = None
+        self._start = 0  # where the next connection starts, in config.nodes
+        self._left: Dict[Node, float] = {}  # monotonic time each node was last left
+
+    def leave(self, node: Node) -> None:
+        """`node` stopped answering, or is not ready: its open connections are dropped
+        at their next checkout (Connection.ping), and when it is the node in use, new
+        connections try it last."""
+        nodes = list(self.config.nodes)
+        with self._lock:
+            self._left[node] = time.monotonic()
+            if node == self._current and node in nodes:
+                self._start = (nodes.index(node) + 1) % len(nodes)
+
+    def left_since(self, node: Node, opened: float) -> bool:
+        with self._lock:
+            return self._left.get(node, -1.0) >= opened
 
     def __call__(self) -> Connection:
         nodes = list(self.config.nodes)
         with self._lock:
-            if self._current in nodes:  # stay where we are while it works
-                start = nodes.index(self._current)
-                nodes = nodes[start:] + nodes[:start]
+            nodes = nodes[self._start:] + nodes[:self._start]
         failures: List[str] = []
         for host, port in nodes:
+            opened = time.monotonic()
             try:
                 connection = Connection(host=host, port=port, **self._kwargs)
             except pymysql.err.MySQLError as error:
@@ -228,17 +272,21 @@ class Nodes:
                     raise  # the account is wrong everywhere: no node to try
                 failures.append("%s: %s" % (node_name(host, port), error))
                 continue
-            problem = _checked(connection)
+            problem = _checked(connection, self._session)
             if problem is None:
+                connection.nodes, connection.node, connection.opened = self, (host, port), opened
                 self._use((host, port))
                 return connection
             failures.append("%s: %s" % (node_name(host, port), problem))
         raise pymysql.err.OperationalError(
             2003, "no usable database node (%s)" % "; ".join(failures))
 
-    def _use(self, node: Tuple[str, int]) -> None:
+    def _use(self, node: Node) -> None:
         with self._lock:
             previous, self._current = self._current, node
+            self._start = list(self.config.nodes).index(node)  # stay where it works
+            if previous is not None and previous != node:
+                self._left[previous] = time.monotonic()  # its connections are stale
         if previous is None and len(self.config.nodes) > 1:
             logger.info("using database node %s", node_name(*node))
         elif previous is not None and previous != node:
@@ -246,14 +294,23 @@ class Nodes:
                            node_name(*node))
 
 
-def _checked(connection: Connection) -> Optional[str]:
+def _checked(connection: Connection, session: Sequence[Statement]) -> Optional[str]:
+    """node_problem, or the session set up on a fit node; a refused setting raises."""
     try:
         problem = node_problem(connection)
     except pymysql.err.MySQLError as error:
         problem = str(error)
     if problem is not None:
         connection.close()
-    return problem
+        return problem
+    try:
+        with connection.cursor() as cursor:
+            for sql, params in session:
+                cursor.execute(sql, params)
+    except BaseException:
+        connection.close()
+        raise
+    return None
 
 
 def _code(error: Exception) -> Optional[int]:
@@ -363,28 +420,21 @@ def _driver_connection(connection: Any) -> Connection:
 
 
 class Database:
-    """A pool of connections to one database section. When the database is lost
-    (or its node is not ready) the pool is rebuilt, so that every connection goes
-    again through Nodes, to the first usable node."""
+    """A pool of connections to one database section, each set up with `session` and
+    bounded by `read_timeout`. A node that is not ready, or stops answering, is left:
+    its connections are replaced at their next checkout, through Nodes, by connections
+    to the first usable node."""
 
     def __init__(self, config: DatabaseConfig, max_connections: int = 8,
-                 outage: Optional[Outage] = None, session_setup: Sequence[str] = (),
+                 outage: Optional[Outage] = None, session: Sequence[Statement] = (),
                  read_timeout: float = READ_TIMEOUT) -> None:
         self.config = config
         self.outage = outage or Outage(config.describe())
-        self._nodes = Nodes(config, read_timeout=read_timeout,
-                            write_timeout=WRITE_TIMEOUT)
+        self._nodes = Nodes(config, session, read_timeout=read_timeout,
+                            write_timeout=read_timeout)
         self._settings = dict(maxconnections=max_connections, maxcached=max_connections,
-                              blocking=True, setsession=list(session_setup), ping=1,
-                              reset=True)
-        self._pool_lock = threading.Lock()
+                              blocking=True, ping=1, reset=True)
         self._pool = PooledDB(creator=self._nodes, **self._settings)
-
-    def _rebuild_pool(self) -> None:
-        """Connections in use go back to the old pool, which closes them when it goes."""
-        with self._pool_lock:
-            old, self._pool = self._pool, PooledDB(creator=self._nodes, **self._settings)
-        old.close()
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
@@ -399,10 +449,10 @@ class Database:
             connection.commit()
         except pymysql.err.MySQLError as error:  # begin or commit
             self._rollback(connection)
-            raise self._failed(translate(error)) from None
+            raise self._failed(translate_statement(error), connection) from None
         except DatabaseError as error:  # a statement, already translated
             self._rollback(connection)
-            raise self._failed(error) from None
+            raise self._failed(error, connection) from None
         except BaseException:
             self._rollback(connection)
             raise
@@ -410,14 +460,16 @@ class Database:
             connection.close()
         self.outage.recovered()
 
-    def _failed(self, error: DatabaseError) -> DatabaseError:
+    def _failed(self, error: DatabaseError, connection: Any = None) -> DatabaseError:
         if isinstance(error, DatabaseUnavailable):
             self.outage.failed(error)
-            if error.code in NODE_NOT_READY:
-                # A lost connection is reconnected by DBUtils at its next checkout (through
-                # Nodes); a node that answers but is not ready keeps its connections
-                # alive there, so only then are they all dropped.
-                self._rebuild_pool()
+        # A lost connection is reconnected by DBUtils at its next checkout, through
+        # Nodes. A node that does not answer (frozen, or cut off) or is not ready is
+        # left: the pool's other connections to it are replaced at their checkout too,
+        # instead of each waiting out its read timeout or being refused in turn.
+        if connection is not None and (isinstance(error, ReadTimeout)
+                                       or error.code in NODE_NOT_READY):
+            self._nodes.leave(_driver_connection(connection).node)
         return error
 
     @staticmethod

@@ -90,11 +90,18 @@ WHERE table_schema = DATABASE() AND seq_in_index = 1 AND table_name IN %(tables)
 DELETE FROM mh_audience WHERE run_id = %(run_id)s;
 
 -- The id range of a frozen audience (two reads of the run_id index). Chunks
--- are id ranges of at most batch_size ids inside it: an id is unique, so a
--- chunk never holds more rows than that, and the range needs no query.
+-- are id ranges inside it, of batch_size ids times the id step below: an id is
+-- unique, so a chunk never holds more rows than batch_size, and the range needs no
+-- query.
 -- name: audience_bounds
 SELECT COALESCE(MIN(id) - 1, 0) AS first_after, COALESCE(MAX(id), 0) AS last_audience_id
 FROM mh_audience WHERE run_id = %(run_id)s;
+
+-- How far apart consecutive auto-increment ids are: 1 on a plain server, the
+-- cluster's size on Galera (wsrep_auto_increment_control), where a range of
+-- batch_size ids would hold a third of batch_size recipients on 3 nodes.
+-- name: id_step
+SELECT @@auto_increment_increment AS id_step;
 
 -- name: prune_audience
 DELETE FROM mh_audience WHERE run_id = %(run_id)s ORDER BY id LIMIT %(limit)s;

@@ -23,11 +23,7 @@ from testkit.db import TEST_DB_PREFIX
 from testkit.galera import Cluster
 from testkit.netns import NetNs
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(os.environ.get("MH_CLUSTER_TESTS") != "1",
-                       reason="needs the Galera cluster: make cluster-test"),
-]
+pytestmark = pytest.mark.cluster
 
 NOT_READY = (1047, 1180)    # WSREP not prepared for application use / not in Primary Component
 HANDSHAKE_READ_TIMEOUT = 2.0
@@ -81,6 +77,7 @@ def notes_on(cluster: Cluster, node: int, database: str) -> List[str]:
         connection.close()
 
 
+@pytest.mark.cluster_ci
 def test_a_write_on_node_1_is_read_on_node_3(cluster: Cluster, scratch: str) -> None:
     started = time.monotonic()
     add_note(cluster, 1, scratch, "写在节点一 🚀")

@@ -1,4 +1,5 @@
-"""A job thread's timing helpers (mg_handling/worker.py): Backoff and Heartbeat. No database."""
+"""A job thread's timing and logging helpers (mg_handling/worker.py): Backoff, Heartbeat,
+Episode. No database."""
 import logging
 
 from mg_handling import worker
@@ -54,3 +55,33 @@ def test_a_busy_poll_restarts_the_idle_count(caplog):
     heartbeat.polled(PollResult(outcomes={"skipped": 1}))
     assert heartbeat.idle_polls == 0
     assert heartbeat_lines(caplog) == ["news: poll handled 1 skipped"]
+
+
+def worker_records(caplog):
+    return [(record.levelname, record.getMessage()) for record in caplog.records
+            if record.name == "mg_handling.worker"]
+
+
+def test_an_episode_logs_its_start_and_its_end_once_and_its_retries_at_debug(caplog):
+    caplog.set_level(logging.DEBUG, logger="mg_handling.worker")
+    episode = worker.Episode()
+    episode.ended()  # nothing going on: nothing to say
+    for delay in (1, 2):
+        episode.problem(logging.WARNING, "news: deadlock; again in %d s" % delay, "news: works")
+    episode.ended()
+    episode.ended()
+    assert worker_records(caplog) == [("WARNING", "news: deadlock; again in 1 s"),
+                                      ("DEBUG", "news: deadlock; again in 2 s"),
+                                      ("INFO", "news: works")]
+
+
+def test_a_lasting_problem_after_a_transient_one_is_logged_at_its_own_level(caplog):
+    caplog.set_level(logging.INFO, logger="mg_handling.worker")
+    episode = worker.Episode()
+    episode.problem(logging.WARNING, "news: deadlock", "news: works")
+    episode.problem(logging.ERROR, "the table x is missing", "the table x is back")
+    episode.problem(logging.ERROR, "the table x is missing", "the table x is back")
+    episode.ended()
+    assert worker_records(caplog) == [("WARNING", "news: deadlock"),
+                                      ("ERROR", "the table x is missing"),
+                                      ("INFO", "the table x is back")]
