@@ -27,7 +27,7 @@ mariadb:
 	bash tools/ensure_mariadb.sh
 
 # The integration tier, with the part of the cluster suite that fits CI's time (the
-# tests marked cluster_ci: two instances on two nodes, a frozen instance, a frozen node).
+# tests marked cluster_ci: two instances on two nodes, a frozen instance, a killed node).
 test: venv mariadb galera
 	MH_CLUSTER_TESTS=ci $(PYTHON) -m pytest -q tests $(PYTEST_ARGS)
 

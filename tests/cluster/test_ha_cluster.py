@@ -45,8 +45,11 @@ LOCK_TIMEOUT = 3
 POLL_INTERVAL = 0.2
 BOUND = LOCK_TIMEOUT + POLL_INTERVAL + 5     # the bound on a takeover
 RECIPIENTS = 30000
-# The freezes (an instance's, a node's) are what make test runs of the failure cases.
-FROZEN = pytest.param("SIGSTOP", marks=pytest.mark.cluster_ci)
+# What make test runs of the failure cases: a frozen instance, a killed node (a frozen node
+# stalls the whole cluster until Galera drops it, and its move took 7.1-12.6 s in 10 trials:
+# too close to MOVE_BOUND for CI's shared machine; make cluster-test runs it).
+FROZEN_INSTANCE = pytest.param("SIGSTOP", marks=pytest.mark.cluster_ci)
+KILLED_NODE = pytest.param("SIGKILL", marks=pytest.mark.cluster_ci)
 A_BATCH, B_BATCH = 500, 700
 NEWS = 230                                   # message_queue.type of a news campaign
 WATCH_NODE = 3                               # the test's own view; never harmed
@@ -329,7 +332,7 @@ def test_two_instances_on_two_nodes_never_write_at_once(
 # ---------------------------------------------------------------- 2. the active instance fails
 
 @pytest.mark.parametrize("trial", range(TRIALS))
-@pytest.mark.parametrize("failure", ["SIGKILL", FROZEN])
+@pytest.mark.parametrize("failure", ["SIGKILL", FROZEN_INSTANCE])
 def test_the_standby_on_another_node_takes_over_from_a_dead_or_frozen_instance(
         cluster: Cluster, cdb: LegacyDB, watch: LeaseWatch, daemons: Daemons, tmp_path: Any,
         failure: str, trial: int) -> None:
@@ -414,7 +417,7 @@ MOVE_BOUND = LOCK_TIMEOUT + 10      # "moves to the next node within seconds"
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
-@pytest.mark.parametrize("failure", ["SIGKILL", FROZEN])
+@pytest.mark.parametrize("failure", [KILLED_NODE, "SIGSTOP"])
 def test_the_daemon_moves_when_its_node_is_killed_or_frozen(
         cluster: Cluster, cdb: LegacyDB, watch: LeaseWatch, daemons: Daemons, tmp_path: Any,
         failure: str, trial: int) -> None:
