@@ -1,8 +1,10 @@
 """Hot standby on one MariaDB server: a standby takes over from an active instance
-that dies or freezes on another host, within lock_timeout + poll_interval + 5 s,
-and every recipient gets exactly one row. "Another host": the active instance runs
-in a UTS namespace of its own with another host name, so that the standby cannot
-see that its process is gone and must wait for the lease to expire, as it would.
+that dies, freezes or is cut off on another host, within lock_timeout + poll_interval
++ 5 s, and every recipient gets exactly one row. "Another host": the active instance
+runs in a UTS namespace of its own with another host name, so that the standby cannot
+see that its process is gone and must wait for the lease to expire, as it would; cut
+off, it runs in a network namespace and reaches the server through a veth link (and a
+relay to 127.0.0.1, where the server listens) that the test takes down.
 
 MH_HA_TRIALS=10 repeats each case (make faults runs them so); each trial prints
 the takeover it measured.
@@ -16,10 +18,13 @@ import subprocess
 import time
 from typing import List
 
+import faultkit as fk
 import pytest
 
-from testkit.db import add_matching_users, assert_exactly_once, state, written
+from testkit.db import SERVER, add_matching_users, assert_exactly_once, state, written
+from testkit.netns import NetNs
 from testkit.process import ROOT, main_command, read_log, run_main, start_daemon, write_config
+from testkit.relay import Relay
 from testkit.wait import wait_until
 
 LOCK_TIMEOUT = 3
@@ -52,6 +57,12 @@ def record(case: str, seconds: float) -> None:
           % (case, seconds, len(times), statistics.median(times), max(times), BOUND))
 
 
+def instance_config(path: str, database: str, batch_size: int = 500, **connection) -> str:
+    return write_config(path, database, connection=connection or None, batch_size=batch_size,
+                        max_rows_per_second=4000, standby="true", lock_timeout=LOCK_TIMEOUT,
+                        poll_interval=POLL_INTERVAL)
+
+
 @pytest.fixture
 def two_hosts(db, tmp_path):
     """Active instance A on host-a (its own UTS namespace), standby B here."""
@@ -59,9 +70,7 @@ def two_hosts(db, tmp_path):
     configs = []
     for name in ("a", "b"):
         os.makedirs(str(tmp_path / name))
-        configs.append(write_config(str(tmp_path / name / "db.conf"), db.name,
-                                    batch_size=500, max_rows_per_second=4000, standby="true",
-                                    lock_timeout=LOCK_TIMEOUT, poll_interval=POLL_INTERVAL))
+        configs.append(instance_config(str(tmp_path / name / "db.conf"), db.name))
     yield configs, processes
     for process in processes:
         if process.poll() is None:
@@ -105,6 +114,54 @@ def test_the_standby_takes_over_from_a_dead_or_frozen_active_instance(
     assert "sent to" not in read_log(configs[0])
     b.send_signal(signal.SIGTERM)
     assert b.wait(15) == 0
+
+
+A_BATCH, B_BATCH = 300, 700  # who wrote a chunk, by its size
+
+
+@pytest.mark.parametrize("trial", range(TRIALS))
+@pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and veth links need root")
+def test_a_network_cut_active_instance_is_replaced_and_commits_nothing_after(
+        db, two_hosts, trial):
+    """The link between A and the server is cut mid-fan-out: B takes over within the bound,
+    A notices within it (no statement hangs longer), and once the link is back A commits
+    nothing: it stands by."""
+    configs, processes = two_hosts
+    users = add_matching_users(db, 30000)
+    news = db.add_news()
+    with NetNs.create() as ns, Relay(ns.host_address, (SERVER["host"], SERVER["port"])) as relay:
+        instance_config(configs[0], db.name, A_BATCH, host=ns.host_address, port=relay.port)
+        instance_config(configs[1], db.name, B_BATCH)
+        a = ns.popen(main_command(configs[0]), cwd=ROOT, stdout=subprocess.PIPE,
+                     stderr=subprocess.PIPE, text=True)
+        processes.append(a)
+        wait_until(lambda: written(db, "news", news) > 2000, 60, "A writing", alive=[a])
+        b = start_daemon(configs[1])
+        processes.append(b)
+        wait_until(lambda: "standing by" in read_log(configs[1]), 30, "B standing by",
+                   alive=[b])
+        logged = len(read_log(configs[0]))
+        ns.cut()
+        cut_at = time.monotonic()
+        time.sleep(0.3)  # what A had committed is visible by now
+        before = written(db, "news", news)
+        wait_until(lambda: lease_pid(db) == b.pid, BOUND + 10, "B holding the lease", 0.02,
+                   alive=[b])
+        takeover = time.monotonic() - cut_at
+        wait_until(lambda: " WARNING " in read_log(configs[0])[logged:], BOUND, "A noticing",
+                   alive=[a])
+        wait_until(lambda: state(db, "news", news) == "done", 120, "B finishing", alive=[b])
+        ns.restore()
+        wait_until(lambda: "stands by" in read_log(configs[0]), 60, "A standing by",
+                   alive=[a])
+    record("a network cut", takeover)
+    assert takeover <= BOUND
+    sizes = fk.chunks_in_commit_order(db, 230)
+    a_chunks = before // A_BATCH
+    assert set(sizes[:a_chunks]) == {A_BATCH} and sum(sizes[:a_chunks]) == before, sizes
+    assert A_BATCH not in sizes[a_chunks:-1], "a chunk of A after the cut: %s" % sizes
+    assert_exactly_once(db, 230, users)
+    assert "sent to" not in read_log(configs[0])
 
 
 def test_a_clean_stop_hands_the_lease_over_at_once(db, tmp_path):
