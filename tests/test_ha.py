@@ -129,7 +129,8 @@ def test_a_network_cut_active_instance_is_replaced_and_commits_nothing_after(
     configs, processes = two_hosts
     users = add_matching_users(db, 30000)
     news = db.add_news()
-    with NetNs.create() as ns, Relay(ns.host_address, (SERVER["host"], SERVER["port"])) as relay:
+    with NetNs.create() as ns, \
+            Relay((SERVER["host"], SERVER["port"]), ns.host_address).start() as relay:
         instance_config(configs[0], db.name, A_BATCH, host=ns.host_address, port=relay.port)
         instance_config(configs[1], db.name, B_BATCH)
         a = ns.popen(main_command(configs[0]), cwd=ROOT, stdout=subprocess.PIPE,

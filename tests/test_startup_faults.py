@@ -27,13 +27,13 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 
 import pytest
 
 from testkit.db import SERVER
 from testkit.process import free_port, one_line, read_log, run_main, start_daemon, write_config
+from testkit.relay import Relay
 from testkit.wait import wait_until
 
 PASSWORD = "Wr0ng#Pw;%(x)s-7c1e"  # distinctive: not a word, not a prefix of anything logged
@@ -70,59 +70,6 @@ def stop(daemon, timeout: float = 10) -> int:
         if daemon.poll() is None:
             daemon.kill()
             daemon.wait()
-
-
-class Forwarder:
-    """A TCP forwarder to the test server on a port of its own, listening only once
-    started: before that, the port refuses connections like a server that is down."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self._server = None
-        self._sockets = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(64)
-        self._server = server
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                return  # closed
-            upstream = socket.create_connection((SERVER["host"], SERVER["port"]))
-            with self._lock:
-                self._sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    @staticmethod
-    def _pump(source, target) -> None:
-        try:
-            while True:
-                data = source.recv(65536)
-                if not data:
-                    break
-                target.sendall(data)
-        except OSError:
-            pass
-        try:
-            target.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        with self._lock:
-            for each in self._sockets:
-                each.close()
 
 
 @pytest.fixture
@@ -193,7 +140,9 @@ def test_long_running_mode_backs_off_then_writes_once_the_database_is_reachable(
                                                                                  tmp_path):
     user = db.add_carded_user()
     news, promotion, activity = db.add_news(), db.add_promotion(), db.add_activity()
-    forwarder = Forwarder()
+    # Listening only once started: before, the port refuses connections like a server that
+    # is down.
+    forwarder = Relay((SERVER["host"], SERVER["port"]), port=free_port())
     config = write_config(str(tmp_path / "db.conf"), db.name, {"port": forwarder.port})
     daemon = start_daemon(config)
     try:
