@@ -30,7 +30,6 @@ REQUIREMENT_OF_MODULE = {"pymysql": "PyMySQL", "dbutils": "DBUtils", "daemon": "
                          "lockfile": "lockfile"}
 
 
-
 def explain_missing(missing: ModuleNotFoundError) -> NoReturn:
     """Started with a python that lacks the requirements (the system's, not the venv's):
     say what to do in one line instead of a traceback. A module of our own that is

@@ -258,12 +258,12 @@ class FanOut:
                     raise QueryError("run %d is running without a message" % run.id)
                 written = tx.write_chunk(run.id, run.resume_after, until, delivery)
                 run = replace(run, resume_after=until, written=run.written + written)
-                if until < run.last_audience_id:
-                    self.lock.fence(tx)
-                    return written, run, False
-            tx.finish(job.name, run)
+            finished = run.resume_after >= run.last_audience_id
+            if finished:
+                tx.finish(job.name, run)
+                run = replace(run, state=RunState.DONE)
             self.lock.fence(tx)
-        return written, replace(run, state=RunState.DONE), True
+        return written, run, finished
 
     def _log_done(self, job: Job, run: Run, rows: int, seconds: float) -> None:
         campaign = job.describe(run.campaign_id)

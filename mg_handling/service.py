@@ -20,6 +20,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_CAMPAIGN_FAILED, EXIT_ERROR = 0, 1, 2
 
+
 def start(config: Config, stop: threading.Event, outage: Optional[Outage] = None,
           standby: bool = False) -> Tuple[Store, FanOut]:
     """Pool, schema, lease: raises DatabaseError, or LockBusy unless `standby`

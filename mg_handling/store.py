@@ -122,7 +122,6 @@ class Limits:
         return cls(freeze_timeout, freeze_timeout + FREEZE_READ_MARGIN, COMMAND_LOCK_WAIT)
 
 
-
 # ---------------------------------------------------------------- types
 
 @dataclass(frozen=True)
@@ -278,15 +277,24 @@ def _locked(row: Optional[Row]) -> Run:
     return Run.from_row(row)
 
 
-def _lease(tx: Transaction, lock_name: str) -> Optional[Lease]:
+def _rows_of_own_table(tx: Transaction, table: str, sql: str, params: Mapping[str, Any]
+                       ) -> List[Row]:
+    """The rows of a statement on one of the daemon's own tables: none while `table`
+    does not exist (the daemon never ran on this database); another missing table is
+    an error."""
     try:
-        row = tx.one(Q.lease, {"lock_name": lock_name})
+        return tx.all(sql, params)
     except MissingTable as missing:
-        if missing.table != "mh_lease":
+        if missing.table != table:
             raise
+        return []
+
+
+def _lease(tx: Transaction, lock_name: str) -> Optional[Lease]:
+    rows = _rows_of_own_table(tx, "mh_lease", Q.lease, {"lock_name": lock_name})
+    if not rows:
         return None
-    if row is None:
-        return None
+    row = rows[0]
     return Lease(int(row["epoch"]), row["holder"], row["host"], int(row["pid"]),
                  row["acquired_at"], row["expires_at"], bool(row["live"]))
 
@@ -329,13 +337,9 @@ class StoreTransaction:
         """The daemon's record of a campaign (locked as a chunk locks it when `lock`);
         None when there is none, or when the daemon's tables do not exist yet."""
         sql = Q.lock_run_for_operator if lock else Q.run_of_campaign
-        try:
-            row = self._tx.one(sql, {"job": job, "campaign_id": campaign_id})
-        except MissingTable as missing:
-            if missing.table != "mh_campaign_run":
-                raise
-            return None
-        return Run.from_row(row) if row else None
+        rows = _rows_of_own_table(self._tx, "mh_campaign_run", sql,
+                                  {"job": job, "campaign_id": campaign_id})
+        return Run.from_row(rows[0]) if rows else None
 
     def ensure_run(self, job: str, campaign_id: int) -> None:
         self._tx.execute(Q.ensure_run, dict(_STATES, job=job, campaign_id=campaign_id))
@@ -448,11 +452,8 @@ class StoreTransaction:
         return _lease(self._tx, lock_name)
 
     def standby_instances(self, lock_name: str, seconds: float) -> List[StandbyInstance]:
-        try:
-            rows = self._tx.all(Q.standby_instances, {"lock_name": lock_name,
-                                                      "seconds": int(seconds) + 1})
-        except MissingTable:
-            return []
+        rows = _rows_of_own_table(self._tx, "mh_standby", Q.standby_instances,
+                                  {"lock_name": lock_name, "seconds": int(seconds) + 1})
         return [StandbyInstance(row["host"], int(row["pid"]), row["since"], row["seen_at"])
                 for row in rows]
 
@@ -508,16 +509,11 @@ class StoreTransaction:
 
     def job_health(self, key: "InstanceKey") -> List["JobHealth"]:
         """The job rows of one instance; none when the table does not exist yet."""
-        try:
-            rows = self._tx.all(Q.job_health_of_instance, key.params())
-        except MissingTable as missing:
-            if missing.table != "mh_job_health":
-                raise
-            return []
+        rows = _rows_of_own_table(self._tx, "mh_job_health", Q.job_health_of_instance,
+                                  key.params())
         return [JobHealth(row["job"], float(row["poll_interval"]), row["poll_started_at"],
                           row["poll_ended_at"], row["doing"], row["last_error"],
                           row["last_error_at"]) for row in rows]
-
 
     def mark_unsent(self, job: str, campaign_id: int) -> None:
         """The legacy row due again (the opposite of mark_sent_<job>), for the retry
@@ -616,7 +612,6 @@ class Store:
     def prune_job_health(self, lock_name: str) -> None:
         with self.db.transaction() as tx:
             tx.execute(Q.prune_job_health, {"lock_name": lock_name})
-
 
     def upgrade_schema(self) -> List[str]:
         """Add the columns later versions gave mh_campaign_run to a table an older

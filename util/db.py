@@ -60,8 +60,8 @@ TRANSIENT_ERRORS = {
     3024,  # max_execution_time exceeded (MySQL)
 }
 # A Galera node that is not ready: not in the primary component, or not synced
-# yet after a restart. Another node may be: treated as unreachable, so the pool is
-# rebuilt and its connections go to the first usable node.
+# yet after a restart. Another node may be: treated as unreachable, and the node is
+# left (Database._failed), so that the connections go to the first usable node.
 NODE_NOT_READY = {
     1047,  # WSREP has not yet prepared node for application use
     1180,  # error during COMMIT: not connected to the primary component
@@ -108,7 +108,7 @@ class MissingTable(QueryError):
 
 def translate(error: Exception) -> DatabaseError:
     """Map a PyMySQL exception to this layer's errors (message kept, no password)."""
-    code = error.args[0] if error.args and isinstance(error.args[0], int) else None
+    code = _code(error)
     text = str(error.args[1]) if len(error.args) > 1 else str(error)
     message = "MySQL error %s: %s" % (code, text) if code else text or type(error).__name__
     if code in ACCESS_DENIED:
@@ -149,19 +149,16 @@ def translate_statement(error: Exception) -> DatabaseError:
     return translate(error)
 
 
-def connect_kwargs(config: DatabaseConfig, read_timeout: float = READ_TIMEOUT
-                   ) -> Dict[str, Any]:
+def connect_kwargs(config: DatabaseConfig) -> Dict[str, Any]:
     """PyMySQL connection arguments for a database section, the host aside (Nodes
-    picks it). The password goes
-    as UTF-8 bytes: PyMySQL would encode a str as Latin-1 and fail on Chinese.
-    `read_timeout` bounds the wait for each answer of the server: a statement
-    stuck longer (on a table lock, or a server that stopped answering) fails with
-    ReadTimeout instead of holding its thread for ever."""
+    picks it). The password goes as UTF-8 bytes: PyMySQL would encode a str as
+    Latin-1 and fail on Chinese. The read timeout bounds the wait for each answer of
+    the server: a statement stuck longer (on a table lock, or a server that stopped
+    answering) fails with ReadTimeout instead of holding its thread for ever."""
     return dict(user=config.user, password=config.password.encode("utf-8"),
                 database=config.database, charset=config.charset, autocommit=False,
-                connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout,
-                write_timeout=read_timeout)
-
+                connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                write_timeout=READ_TIMEOUT)
 
 
 Node = Tuple[str, int]
@@ -317,7 +314,6 @@ def _code(error: Exception) -> Optional[int]:
     return error.args[0] if error.args and isinstance(error.args[0], int) else None
 
 
-
 class Outage:
     """Logs one WARNING when the database becomes unreachable, one INFO when it is back.
     `where` (host:port/database, never the password) goes into the WARNING: a port
@@ -432,9 +428,8 @@ class Database:
         self.outage = outage or Outage(config.describe())
         self._nodes = Nodes(config, session, read_timeout=read_timeout,
                             write_timeout=read_timeout)
-        self._settings = dict(maxconnections=max_connections, maxcached=max_connections,
-                              blocking=True, ping=1, reset=True)
-        self._pool = PooledDB(creator=self._nodes, **self._settings)
+        self._pool = PooledDB(creator=self._nodes, maxconnections=max_connections,
+                              maxcached=max_connections, blocking=True, ping=1, reset=True)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
